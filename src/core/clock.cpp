@@ -1,6 +1,10 @@
 #include "core/clock.h"
 
+// date::parse trips a false -Wmaybe-uninitialized inside <chrono> at -O2 on g++ 12.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <date/date.h>
+#pragma GCC diagnostic pop
 
 #include <sstream>
 
