@@ -6,9 +6,17 @@
 #include <date/date.h>
 #pragma GCC diagnostic pop
 
+#include <cctype>
 #include <sstream>
 
 namespace trellis {
+namespace {
+
+Status NotRfc3339(std::string_view text) {
+  return InvalidArgument("'" + std::string(text) + "' is not an RFC 3339 time (e.g. 2026-01-31T09:00:00Z)");
+}
+
+}  // namespace
 
 SystemClock& SystemClock::Instance() {
   static SystemClock clock;
@@ -28,13 +36,30 @@ Result<TimePoint> ParseTime(std::string_view text) {
   } else if (s.size() > 6 && (s[s.size() - 6] == '+' || s[s.size() - 6] == '-') && s[s.size() - 3] == ':') {
     s.erase(s.size() - 3, 1);
   }
-  std::istringstream in(s);
-  date::sys_time<std::chrono::microseconds> tp;
-  in >> date::parse("%FT%T%z", tp);
-  if (in.fail() || in.peek() != std::char_traits<char>::eof()) {
-    return InvalidArgument("'" + std::string(text) + "' is not an RFC 3339 time (e.g. 2026-01-31T09:00:00Z)");
+  // Take the fraction out and add it afterwards: RFC 3339 allows any number of digits (Go writes
+  // nine), date::parse reads only as many as its precision, and parsing at nanosecond precision
+  // would silently overflow for years outside TimePoint's range.
+  std::chrono::nanoseconds fraction{0};
+  if (size_t dot = s.find('.'); dot != std::string::npos) {
+    size_t end = dot + 1;
+    int64_t scale = 100000000;
+    for (; end < s.size() && std::isdigit(static_cast<unsigned char>(s[end])); ++end, scale /= 10) {
+      fraction += std::chrono::nanoseconds((s[end] - '0') * scale);
+    }
+    // Digits must follow the seconds' dot, and the offset must follow the digits.
+    if (end == dot + 1 || end == s.size() || (s[end] != '+' && s[end] != '-')) return NotRfc3339(text);
+    s.erase(dot, end - dot);
   }
-  return std::chrono::time_point_cast<TimePoint::duration>(tp);
+  std::istringstream in(s);
+  date::sys_seconds secs;
+  in >> date::parse("%FT%T%z", secs);
+  if (in.fail() || in.peek() != std::char_traits<char>::eof()) return NotRfc3339(text);
+  if (secs <= std::chrono::floor<std::chrono::seconds>(TimePoint::min()) ||
+      secs >= std::chrono::floor<std::chrono::seconds>(TimePoint::max())) {
+    return InvalidArgument("'" + std::string(text) +
+                           "' is outside the supported time range (years 1678-2261)");
+  }
+  return TimePoint(secs.time_since_epoch()) + std::chrono::duration_cast<TimePoint::duration>(fraction);
 }
 
 }  // namespace trellis

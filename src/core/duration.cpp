@@ -2,6 +2,7 @@
 
 #include <cctype>
 #include <cmath>
+#include <cstdlib>
 #include <limits>
 
 namespace trellis {
@@ -22,7 +23,8 @@ bool ReadNumber(std::string_view text, size_t* pos, double* out) {
   if (*pos == start) return false;
   std::string num(text.substr(start, *pos - start));
   if (num.find('.') != num.rfind('.') || num == ".") return false;
-  *out = std::stod(num);
+  // strtod, not stod: an absurdly long number must be "too large", not an exception.
+  *out = std::strtod(num.c_str(), nullptr);
   return true;
 }
 
@@ -33,7 +35,7 @@ Result<milliseconds> ParseIso(std::string_view text) {
   bool any = false;
   double total = 0;
   while (pos < text.size()) {
-    if (text[pos] == 'T') {
+    if (text[pos] == 'T' || text[pos] == 't') {  // lower case, like 'p' and the units
       if (in_time) return Bad(text, "two 'T' separators");
       in_time = true;
       ++pos;

@@ -1,0 +1,15 @@
+// The `trellis` subcommands. Each Add*Command registers itself on the app and, when chosen, sets
+// *exit_code. main.cpp is the only code no test links; everything testable lives in libraries.
+#pragma once
+
+namespace CLI {
+class App;
+}
+
+namespace trellis::cli {
+
+void AddRunCommand(CLI::App& app, int* exit_code);
+void AddValidateCommand(CLI::App& app, int* exit_code);
+void AddActivitiesCommand(CLI::App& app, int* exit_code);
+
+}  // namespace trellis::cli
