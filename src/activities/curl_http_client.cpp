@@ -28,13 +28,22 @@ std::string ToLower(std::string_view s) {
   return out;
 }
 
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) { return a.size() == b.size() && ToLower(a) == ToLower(b); }
+std::string ToUpper(std::string_view s) {
+  std::string out(s);
+  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::toupper(c); });
+  return out;
+}
+
+bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && ToLower(a) == ToLower(b);
+}
 
 // RFC 9110 token characters: methods and header names.
 bool IsToken(std::string_view s) {
   if (s.empty()) return false;
   return std::all_of(s.begin(), s.end(), [](char c) {
-    return std::isalnum(static_cast<unsigned char>(c)) || std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+    return std::isalnum(static_cast<unsigned char>(c)) ||
+           std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
   });
 }
 
@@ -95,7 +104,7 @@ struct CurlString {
 // State shared with curl's callbacks for one transfer.
 struct Transfer {
   const SsrfGuard* guard = nullptr;
-  std::string host;  // as curl parsed it from the URL
+  std::string host;              // as curl parsed it from the URL
   std::optional<Status> denied;  // the first address the guard refused
   int sockets_opened = 0;
   size_t max_body = 0;
@@ -146,7 +155,8 @@ size_t OnHeader(char* data, size_t size, size_t count, void* userp) {
   std::string_view line = TrimWhitespace(raw);
   const auto colon = line.find(':');
   if (line.empty() || colon == std::string_view::npos) return bytes;
-  headers.emplace_back(ToLower(TrimWhitespace(line.substr(0, colon))), TrimWhitespace(line.substr(colon + 1)));
+  headers.emplace_back(ToLower(TrimWhitespace(line.substr(0, colon))),
+                       TrimWhitespace(line.substr(colon + 1)));
   return bytes;
 }
 
@@ -179,7 +189,8 @@ class CurlHttpClient final : public HttpClient {
 };
 
 Status CurlHttpClient::Validate(const HttpRequestSpec& spec) const {
-  if (!IsToken(spec.method)) return InvalidArgument("HttpRequest method '" + spec.method + "' is not a valid HTTP method");
+  if (!IsToken(spec.method))
+    return InvalidArgument("HttpRequest method '" + spec.method + "' is not a valid HTTP method");
   if (spec.timeout.count() <= 0) return InvalidArgument("HttpRequest timeout must be positive");
   for (const auto& [name, value] : spec.headers) {
     if (!IsToken(name)) return InvalidArgument("HttpRequest header name '" + name + "' is not valid");
@@ -205,16 +216,19 @@ Result<curl_slist*> CurlHttpClient::BuildHeaders(const HttpRequestSpec& spec, bo
     has_expect |= EqualsIgnoreCase(name, "expect");
     has_content_type |= EqualsIgnoreCase(name, "content-type");
     // curl drops "Name:" (empty value) lines; "Name;" is its syntax for sending an empty header.
-    if (!append(value.empty() ? name + ";" : name + ": " + value)) return Internal("out of memory building headers");
+    if (!append(value.empty() ? name + ";" : name + ": " + value))
+      return Internal("out of memory building headers");
   }
   // 100-continue costs a round trip (or a one-second wait on servers that ignore it).
   if (!has_expect && !append("Expect:")) return Internal("out of memory building headers");
   // Otherwise curl labels every body application/x-www-form-urlencoded; better to send none.
-  if (sends_body && !has_content_type && !append("Content-Type:")) return Internal("out of memory building headers");
+  if (sends_body && !has_content_type && !append("Content-Type:"))
+    return Internal("out of memory building headers");
   return list.release();
 }
 
-CurlHttpClient::Outcome CurlHttpClient::Perform(CURL* easy, CURLM* multi, const std::atomic<bool>* cancel) const {
+CurlHttpClient::Outcome CurlHttpClient::Perform(CURL* easy, CURLM* multi,
+                                                const std::atomic<bool>* cancel) const {
   // The multi interface (rather than curl_easy_perform) lets us look at the cancel flag every
   // cancel_poll_interval instead of only when curl gets round to a progress callback.
   Outcome outcome;
@@ -275,6 +289,8 @@ Result<HttpResponseData> CurlHttpClient::Send(const HttpRequestSpec& spec) {
     return Internal(std::string("curl_global_init failed: ") + curl_easy_strerror(init));
   }
   if (Status valid = Validate(spec); !valid.ok()) return valid;
+  // Definitions say `method: post` as often as POST; no real service has lower-case methods.
+  const std::string method = ToUpper(spec.method);
 
   std::unique_ptr<CURLU, UrlDeleter> url(curl_url());
   if (!url) return Internal("out of memory parsing the URL");
@@ -291,9 +307,10 @@ Result<HttpResponseData> CurlHttpClient::Send(const HttpRequestSpec& spec) {
   }
   transfer.guard = &guard_;
   transfer.max_body = options_.max_response_bytes;
-  const std::string what = "HttpRequest " + spec.method + " " + RedactedUrl(url.get());
+  const std::string what = "HttpRequest " + method + " " + RedactedUrl(url.get());
 
-  if (spec.cancel != nullptr && spec.cancel->load()) return Status(StatusCode::kCancelled, what + " cancelled");
+  if (spec.cancel != nullptr && spec.cancel->load())
+    return Status(StatusCode::kCancelled, what + " cancelled");
 
   ThreadHandles& handles = tls_handles;
   if (handles.owner != id_) {
@@ -302,11 +319,11 @@ Result<HttpResponseData> CurlHttpClient::Send(const HttpRequestSpec& spec) {
   }
   if (handles.easy == nullptr) handles.easy = curl_easy_init();
   if (handles.multi == nullptr) handles.multi = curl_multi_init();
-  if (handles.easy == nullptr || handles.multi == nullptr) return Internal("curl handle initialisation failed");
+  if (handles.easy == nullptr || handles.multi == nullptr)
+    return Internal("curl handle initialisation failed");
   CURL* easy = handles.easy;
 
-  const bool is_head = spec.method == "HEAD";
-  const bool sends_body = !spec.body.empty() || spec.method == "POST" || spec.method == "PUT" || spec.method == "PATCH";
+  const bool sends_body = !spec.body.empty() || method == "POST" || method == "PUT" || method == "PATCH";
   auto header_list = BuildHeaders(spec, sends_body);
   if (!header_list.ok()) return header_list.status();
   std::unique_ptr<curl_slist, SlistDeleter> headers(*header_list);
@@ -331,12 +348,12 @@ Result<HttpResponseData> CurlHttpClient::Send(const HttpRequestSpec& spec) {
   curl_easy_setopt(easy, CURLOPT_MAXFILESIZE_LARGE, static_cast<curl_off_t>(options_.max_response_bytes));
   curl_easy_setopt(easy, CURLOPT_USERAGENT, options_.user_agent.c_str());
   curl_easy_setopt(easy, CURLOPT_HTTPHEADER, headers.get());
-  if (is_head) {
+  if (method == "HEAD") {
     curl_easy_setopt(easy, CURLOPT_NOBODY, 1L);
-  } else if (spec.method == "GET" && !sends_body) {
+  } else if (method == "GET" && !sends_body) {
     curl_easy_setopt(easy, CURLOPT_HTTPGET, 1L);
   } else {
-    if (spec.method != "POST") curl_easy_setopt(easy, CURLOPT_CUSTOMREQUEST, spec.method.c_str());
+    if (method != "POST") curl_easy_setopt(easy, CURLOPT_CUSTOMREQUEST, method.c_str());
     if (sends_body) {
       curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(spec.body.size()));
       curl_easy_setopt(easy, CURLOPT_POSTFIELDS, spec.body.data());
@@ -352,22 +369,20 @@ Result<HttpResponseData> CurlHttpClient::Send(const HttpRequestSpec& spec) {
   if (!outcome.internal.ok()) return outcome.internal;
   if (outcome.cancelled) return Status(StatusCode::kCancelled, what + " cancelled");
   if (transfer.body_too_large || outcome.code == CURLE_FILESIZE_EXCEEDED) {
-    return ResourceExhausted(what + ": response body exceeds the " + FormatBytes(options_.max_response_bytes) +
-                             " limit");
+    return ResourceExhausted(what + ": response body exceeds the " +
+                             FormatBytes(options_.max_response_bytes) + " limit");
   }
   if (outcome.code != CURLE_OK) {
     if (transfer.denied && transfer.sockets_opened == 0) return *transfer.denied;
     const std::string detail = error_buffer[0] != '\0' ? error_buffer : curl_easy_strerror(outcome.code);
     switch (outcome.code) {
       case CURLE_OPERATION_TIMEDOUT:
-        return DeadlineExceeded(what + " timed out after " + FormatDuration(spec.timeout) + " (" + detail + ")");
+        return DeadlineExceeded(what + " timed out after " + FormatDuration(spec.timeout) + " (" + detail +
+                                ")");
       case CURLE_UNSUPPORTED_PROTOCOL:
-      case CURLE_URL_MALFORMAT:
-        return InvalidArgument(what + ": " + detail);
-      case CURLE_OUT_OF_MEMORY:
-        return Internal(what + ": " + detail);
-      default:
-        return Unavailable(what + " failed: " + detail);
+      case CURLE_URL_MALFORMAT: return InvalidArgument(what + ": " + detail);
+      case CURLE_OUT_OF_MEMORY: return Internal(what + ": " + detail);
+      default: return Unavailable(what + " failed: " + detail);
     }
   }
   transfer.response.status = status;

@@ -8,8 +8,8 @@
 // body is capped.
 #pragma once
 
-#include <cstddef>
 #include <chrono>
+#include <cstddef>
 #include <memory>
 #include <string>
 

@@ -24,7 +24,7 @@
 namespace trellis {
 
 struct HttpRequestSpec {
-  std::string method = "GET";
+  std::string method = "GET";  // case-insensitive; sent upper-case
   std::string url;
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;

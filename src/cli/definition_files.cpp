@@ -18,10 +18,19 @@ LoadedDefinition LoadDefinitionFile(const std::filesystem::path& path) {
   }
   std::stringstream buf;
   buf << in.rdbuf();
-  WorkflowDefinition def = ParseDefinition(buf.str(), &out.errors);
+  Json doc;
+  std::string syntax_error;
+  if (!YamlToJson(buf.str(), &doc, &syntax_error)) {
+    out.errors.push_back({"", "not valid YAML or JSON: " + syntax_error});
+    return out;
+  }
+  // Structural and semantic problems are reported together.
+  WorkflowDefinition def = DefinitionFromJson(doc, &out.errors);
+  const auto& registry = BuiltinActivities();
+  ValidateDefinition(def, registry.Lookup(), registry.Types(), &out.errors);
   if (!out.errors.empty()) return out;
   if (def.id.empty()) def.id = path.stem().string();
-  out.workflow = CompiledWorkflow::Compile(std::move(def), BuiltinActivities(), &out.errors);
+  out.workflow = CompiledWorkflow::Compile(std::move(def), registry, &out.errors);
   return out;
 }
 

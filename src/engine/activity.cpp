@@ -77,7 +77,7 @@ bool ActivityContext::HasConnection(std::string_view outcome) const {
 
 std::chrono::milliseconds ActivityContext::time_budget() const {
   auto budget = engine_.services_.step_timeout;
-  if (activity_.def->timeout) budget = std::min(budget, *activity_.def->timeout);
+  if (activity_.timeout) budget = std::min(budget, *activity_.timeout);
   return budget;
 }
 

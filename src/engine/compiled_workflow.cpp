@@ -40,6 +40,10 @@ std::shared_ptr<const CompiledWorkflow> CompiledWorkflow::Compile(WorkflowDefini
     ca.external = ca.descriptor->effect == ActivityEffect::kExternal;
     ca.inputs = ca.def->inputs;
     if (ca.descriptor->FindInput("name") == nullptr) ca.inputs.erase("name");  // only a display name
+    if (ca.descriptor->FindInput("timeout") == nullptr) {
+      ca.inputs.erase("timeout");
+      ca.timeout = ca.def->timeout;
+    }
     for (const auto& in : ca.descriptor->inputs) {
       if (!ca.inputs.contains(in.name) && !in.default_value.is_null()) ca.inputs[in.name] = in.default_value;
       if (in.type == "expression" || in.type == "code" || in.type == "cases") {

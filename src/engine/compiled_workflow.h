@@ -31,6 +31,9 @@ struct CompiledActivity {
   bool templated = false;          // inputs other than expression/code hold templates
   std::vector<std::string> raw_inputs;  // expression/code inputs, evaluated by the activity itself
   bool external = false;           // a commit point follows it
+  // The activity-level timeout; unset for types whose own `timeout` input means something else
+  // (WaitForEvent takes its Timeout outcome, HttpRequest bounds the request).
+  std::optional<std::chrono::milliseconds> timeout;
   std::vector<Edge> out;
   std::vector<int> inbound;        // connection indices arriving here
   std::vector<char> reaches;       // joins: reaches[i] != 0 when activity i can reach this join

@@ -251,7 +251,9 @@ void Engine::FireJoin(const CompiledWorkflow& wf, InstanceState& s, size_t join_
 bool Engine::CanStillReach(const InstanceState& s, const CompiledActivity& join, uint64_t scope) const {
   auto reaches = [&](int activity) { return activity != join.index && join.reaches[static_cast<size_t>(activity)]; };
   for (size_t i = s.ready_head; i < s.ready.size(); ++i) {
-    if (s.ready[i].scope == scope && reaches(s.ready[i].activity)) return true;
+    // A token queued at the join itself is an arrival not yet counted.
+    const Token& t = s.ready[i];
+    if (t.scope == scope && (t.activity == join.index || reaches(t.activity))) return true;
   }
   for (const auto& b : s.bookmarks) {
     if (b.token.scope == scope && reaches(b.token.activity)) return true;

@@ -238,7 +238,7 @@ StepResult Engine::Step(const CompiledWorkflow& wf, InstanceState& s) {
       if (b.id.empty()) b.id = NewUuidV7(now);
       b.activity_id = a.def->id;
       b.created_at = now;
-      if (a.def->timeout) b.deadline = *t.started_at + *a.def->timeout;
+      if (a.timeout) b.deadline = *t.started_at + *a.timeout;
       b.token = std::move(t);
       b.token.resume.reset();
       s.bookmarks.push_back(std::move(b));
@@ -399,7 +399,7 @@ void Engine::FireDueTimers(const CompiledWorkflow& wf, InstanceState& s, TimePoi
     s.bookmarks.erase(it);
     if (!child.empty()) s.outbox.push_back({"cancelChild", {{"instanceId", child}}});
     const CompiledActivity& a = wf.activity(t.activity);
-    HandleFailure(wf, s, t, "activity '" + a.def->id + "' timed out after " + FormatDuration(*a.def->timeout),
+    HandleFailure(wf, s, t, "activity '" + a.def->id + "' timed out after " + FormatDuration(*a.timeout),
                   true, "Timeout");
     if (IsTerminal(s.status)) return;
   }

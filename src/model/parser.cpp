@@ -147,7 +147,12 @@ class Reader {
       if (key == "retry") {
         a.retry = Retry(field, path + ".retry");
       } else if (key == "timeout") {
-        a.timeout = Duration(field, path + ".timeout");
+        // Either the activity's own timeout, or (WaitForEvent, HttpRequest) an input of that name;
+        // the validator knows which and checks it. Kept raw in inputs either way.
+        a.inputs["timeout"] = field;
+        if (field.is_string() && field.get<std::string>().find("{{") == std::string::npos) {
+          if (auto d = ParseDuration(field.get<std::string>()); d.ok()) a.timeout = *d;
+        }
       } else if (key == "inputs" && field.is_object()) {
         for (const auto& [k, v] : field.items()) a.inputs[k] = v;
       } else {
@@ -400,7 +405,6 @@ Json DefinitionToJson(const WorkflowDefinition& def) {
     for (const auto& [k, v] : a.inputs.items()) aj[k] = v;
     if (a.inputs.contains("name") && a.inputs["name"] != Json(a.name) && !a.name.empty()) aj["displayName"] = a.name;
     if (a.retry) aj["retry"] = RetryToJson(*a.retry);
-    if (a.timeout) aj["timeout"] = FormatDuration(*a.timeout);
     acts.push_back(aj);
   }
   j["activities"] = acts;

@@ -146,6 +146,12 @@ void ValidateDefinition(const WorkflowDefinition& def, const DescriptorLookup& l
     for (const auto& [key, value] : a.inputs.items()) {
       const InputDescriptor* in = d->FindInput(key);
       if (in == nullptr && key == "name") continue;  // the display name
+      if (in == nullptr && key == "timeout") {
+        // The activity-level timeout: a fixed duration, no templates.
+        CheckInputValue({.name = "timeout", .type = "duration"}, value, path + ".timeout", errors);
+        if (script::ValueHasTemplate(value)) errors->push_back({path + ".timeout", "an activity timeout cannot use templates"});
+        continue;
+      }
       if (in == nullptr) {
         errors->push_back({path + ".inputs." + key,
                            "unknown input '" + key + "' for " + a.type + DidYouMean(key, input_names)});
@@ -174,7 +180,9 @@ void ValidateDefinition(const WorkflowDefinition& def, const DescriptorLookup& l
     }
     if (from != index.end()) {
       const auto& a = def.activities[from->second];
-      if (const ActivityDescriptor* d = lookup(a.type)) {
+      const ActivityDescriptor* d = lookup(a.type);
+      bool any_outcome = a.type == "Fork" && !a.inputs.contains("branches");  // each connection is a branch
+      if (d != nullptr && !any_outcome) {
         auto outcomes = OutcomesOf(a, *d);
         if (std::find(outcomes.begin(), outcomes.end(), c.outcome) == outcomes.end()) {
           std::string known;

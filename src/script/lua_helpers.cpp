@@ -56,7 +56,8 @@ bool DecodeToScratch(const char* text, size_t len) noexcept {
     // "[json.exception.parse_error.101] parse error at ..." -> "parse error at ..."
     s.error = e.what();
     const size_t bracket = s.error.find("] ");
-    if (s.error.starts_with("[json.exception.") && bracket != std::string::npos) s.error.erase(0, bracket + 2);
+    if (s.error.starts_with("[json.exception.") && bracket != std::string::npos)
+      s.error.erase(0, bracket + 2);
     s.json = nullptr;
     return false;
   }
@@ -121,7 +122,9 @@ int HexDecode(lua_State* L) {
   for (size_t i = 0; i < len; i += 2) {
     const int hi = HexValue(in[i]);
     const int lo = HexValue(in[i + 1]);
-    if (hi < 0 || lo < 0) return luaL_error(L, "hex.decode: invalid hex digit at position %d", static_cast<int>(i + (hi < 0 ? 1 : 2)));
+    if (hi < 0 || lo < 0)
+      return luaL_error(L, "hex.decode: invalid hex digit at position %d",
+                        static_cast<int>(i + (hi < 0 ? 1 : 2)));
     out[i / 2] = static_cast<char>((hi << 4) | lo);
   }
   luaL_pushresultsize(&b, len / 2);
@@ -172,7 +175,8 @@ int Base64Decode(lua_State* L) {
   int nbits = 0;
   for (size_t i = 0; i < data_len; ++i) {
     const int v = Base64Value(in[i]);
-    if (v < 0) return luaL_error(L, "base64.decode: invalid character at position %d", static_cast<int>(i + 1));
+    if (v < 0)
+      return luaL_error(L, "base64.decode: invalid character at position %d", static_cast<int>(i + 1));
     bits = (bits << 6) | static_cast<uint32_t>(v);
     nbits += 6;
     if (nbits >= 8) {
@@ -229,7 +233,8 @@ void OpenHelperLibraries(lua_State* L, int table_index) {
   lua_setfield(L, -2, "null");
   lua_setfield(L, table_index, "json");
 
-  const luaL_Reg base64_functions[] = {{"encode", Base64Encode}, {"decode", Base64Decode}, {nullptr, nullptr}};
+  const luaL_Reg base64_functions[] = {
+      {"encode", Base64Encode}, {"decode", Base64Decode}, {nullptr, nullptr}};
   luaL_newlib(L, base64_functions);
   lua_setfield(L, table_index, "base64");
 

@@ -20,7 +20,9 @@ const char kLazyMetatableKey = 0;
 const char kLazyBackingKey = 0;  // weak-keyed table: lazy proxy -> light userdata(const Json*)
 const char kNullSentinel = 0;
 
-void* NullAddress() { return const_cast<char*>(&kNullSentinel); }
+void* NullAddress() {
+  return const_cast<char*>(&kNullSentinel);
+}
 
 int NullToString(lua_State* L) {
   lua_pushliteral(L, "null");
@@ -91,18 +93,16 @@ int LazyPairs(lua_State* L) {
   return 3;
 }
 
-void PushArrayMetatable(lua_State* L) { lua_rawgetp(L, LUA_REGISTRYINDEX, &kArrayMetatableKey); }
+void PushArrayMetatable(lua_State* L) {
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &kArrayMetatableKey);
+}
 
 // No C++ object with a destructor is alive across the Lua calls below (they may longjmp):
 // only references, indices and vector iterators.
 void PushJsonAt(lua_State* L, const Json& value, int depth) {
   switch (value.type()) {
-    case Json::value_t::null:
-      PushJsonNull(L);
-      return;
-    case Json::value_t::boolean:
-      lua_pushboolean(L, value.get<bool>() ? 1 : 0);
-      return;
+    case Json::value_t::null: PushJsonNull(L); return;
+    case Json::value_t::boolean: lua_pushboolean(L, value.get<bool>() ? 1 : 0); return;
     case Json::value_t::number_integer:
       lua_pushinteger(L, static_cast<lua_Integer>(value.get<int64_t>()));
       return;
@@ -115,9 +115,7 @@ void PushJsonAt(lua_State* L, const Json& value, int depth) {
       }
       return;
     }
-    case Json::value_t::number_float:
-      lua_pushnumber(L, value.get<double>());
-      return;
+    case Json::value_t::number_float: lua_pushnumber(L, value.get<double>()); return;
     case Json::value_t::string: {
       const auto& s = value.get_ref<const std::string&>();
       lua_pushlstring(L, s.data(), s.size());
@@ -167,12 +165,8 @@ class Converter {
 
   bool Convert(int idx, Json* out, int depth) {
     switch (lua_type(L_, idx)) {
-      case LUA_TNIL:
-        *out = nullptr;
-        return true;
-      case LUA_TBOOLEAN:
-        *out = lua_toboolean(L_, idx) != 0;
-        return true;
+      case LUA_TNIL: *out = nullptr; return true;
+      case LUA_TBOOLEAN: *out = lua_toboolean(L_, idx) != 0; return true;
       case LUA_TNUMBER:
         if (lua_isinteger(L_, idx)) {
           *out = static_cast<int64_t>(lua_tointeger(L_, idx));
@@ -197,8 +191,7 @@ class Converter {
           return true;
         }
         return Fail("cannot convert a userdata to JSON");
-      case LUA_TTABLE:
-        return ConvertTable(idx, out, depth);
+      case LUA_TTABLE: return ConvertTable(idx, out, depth);
       default:
         return Fail(std::string("cannot convert a ") + lua_typename(L_, lua_type(L_, idx)) + " to JSON");
     }
@@ -218,7 +211,7 @@ class Converter {
     if (!lua_getmetatable(L_, idx)) return Kind::kPlain;
     lua_rawgetp(L_, LUA_REGISTRYINDEX, &kArrayMetatableKey);
     lua_rawgetp(L_, LUA_REGISTRYINDEX, &kLazyMetatableKey);
-    const Kind kind = lua_rawequal(L_, -3, -2) ? Kind::kArray
+    const Kind kind = lua_rawequal(L_, -3, -2)   ? Kind::kArray
                       : lua_rawequal(L_, -3, -1) ? Kind::kLazy
                                                  : Kind::kPlain;
     lua_pop(L_, 3);
@@ -256,13 +249,13 @@ class Converter {
         return true;
       }
       case LUA_TNUMBER:
-        *key = lua_isinteger(L_, -2) ? std::to_string(lua_tointeger(L_, -2)) : FormatLuaFloat(lua_tonumber(L_, -2));
+        *key = lua_isinteger(L_, -2) ? std::to_string(lua_tointeger(L_, -2))
+                                     : FormatLuaFloat(lua_tonumber(L_, -2));
         return true;
-      case LUA_TBOOLEAN:
-        *key = lua_toboolean(L_, -2) ? "true" : "false";
-        return true;
+      case LUA_TBOOLEAN: *key = lua_toboolean(L_, -2) ? "true" : "false"; return true;
       default:
-        return Fail(std::string("cannot use a ") + lua_typename(L_, lua_type(L_, -2)) + " as a JSON object key");
+        return Fail(std::string("cannot use a ") + lua_typename(L_, lua_type(L_, -2)) +
+                    " as a JSON object key");
     }
   }
 
@@ -387,7 +380,9 @@ void InstallJsonSupport(lua_State* L) {
   lua_pop(L, 1);
 }
 
-void PushJsonNull(lua_State* L) { lua_pushlightuserdata(L, NullAddress()); }
+void PushJsonNull(lua_State* L) {
+  lua_pushlightuserdata(L, NullAddress());
+}
 
 bool IsJsonNull(lua_State* L, int idx) {
   return lua_type(L, idx) == LUA_TLIGHTUSERDATA && lua_touserdata(L, idx) == NullAddress();
@@ -407,7 +402,9 @@ void MarkJsonArray(lua_State* L, int idx) {
   lua_setmetatable(L, idx);
 }
 
-void PushJson(lua_State* L, const Json& value) { PushJsonAt(L, value, 0); }
+void PushJson(lua_State* L, const Json& value) {
+  PushJsonAt(L, value, 0);
+}
 
 void PushLazyObject(lua_State* L, const Json* backing) {
   if (backing == nullptr) {

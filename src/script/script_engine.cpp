@@ -28,18 +28,21 @@ namespace {
 constexpr int kHookInstructions = 1000;
 constexpr size_t kCacheCapacity = 1024;
 constexpr size_t kMinMemoryBytes = 256u << 10;
+// An evaluation that leaves this much more memory in use (garbage, a grown stack) is followed by
+// a full collection, so one heavy script does not inflate the state for the ones after it.
+constexpr size_t kCollectAfterGrowth = 4u << 20;
 constexpr std::chrono::milliseconds kMaxTime = std::chrono::hours(24);
 constexpr const char* kExpressionChunkName = "=expr";
 constexpr const char* kScriptChunkName = "=script";
 
-const char kSandboxKey = 0;      // registry: table of everything a script may see, pristine
+const char kSandboxKey = 0;       // registry: table of everything a script may see, pristine
 const char kEnvMetatableKey = 0;  // registry: metatable of every evaluation's environment
-const char kLoadKey = 0;         // registry: Lua's own `load`, wrapped by SandboxLoad
+const char kLoadKey = 0;          // registry: Lua's own `load`, wrapped by SandboxLoad
 
 // Base functions scripts may call. Everything else in the base library stays out of reach.
 constexpr const char* kBaseFunctions[] = {
-    "assert",   "error",  "ipairs",   "next",     "pairs",  "select",       "tonumber",     "tostring",
-    "type",     "rawequal", "rawget", "rawset",   "rawlen", "getmetatable",
+    "assert",   "error", "ipairs",   "next",   "pairs",  "select", "tonumber",
+    "tostring", "type",  "rawequal", "rawget", "rawset", "rawlen", "getmetatable",
 };
 constexpr const char* kLibraries[] = {"string", "table", "math", "utf8"};
 
@@ -93,8 +96,7 @@ void* Allocate(void* ud, void* ptr, size_t osize, size_t nsize) {
     impl->used -= old;
     return nullptr;
   }
-  if (nsize > old && impl->limit != 0 &&
-      nsize - old > impl->limit - std::min(impl->limit, impl->used)) {
+  if (nsize > old && impl->limit != 0 && nsize - old > impl->limit - std::min(impl->limit, impl->used)) {
     return nullptr;  // Lua collects garbage, retries once, then raises a memory error
   }
   void* block = std::realloc(ptr, nsize);
@@ -133,9 +135,24 @@ int SandboxPcall(lua_State* L) {
   return FinishPcall(L, lua_pcall(L, lua_gettop(L) - 2, LUA_MULTRET, 0), 0);
 }
 
+// Message handler wrapping the script's (upvalue 1). After a limit error it returns the error
+// untouched: Lua calls handlers where the error is raised, and a limit error is raised inside the
+// count hook, where further hooks are off, so a looping handler would never be stopped.
+int GuardedMessageHandler(lua_State* L) {
+  EngineState* state = EngineState::From(L);
+  if (state->time_exceeded || state->memory_exceeded) return 1;
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_insert(L, 1);
+  lua_call(L, lua_gettop(L) - 1, 1);
+  return 1;
+}
+
 int SandboxXpcall(lua_State* L) {
   const int n = lua_gettop(L);
   luaL_checktype(L, 2, LUA_TFUNCTION);
+  lua_pushvalue(L, 2);
+  lua_pushcclosure(L, GuardedMessageHandler, 1);
+  lua_replace(L, 2);
   lua_pushboolean(L, 1);
   lua_pushvalue(L, 1);
   lua_rotate(L, 3, 2);
@@ -390,11 +407,11 @@ std::string ErrorText(lua_State* L) {
     case LUA_TTABLE: {
       Json value;
       std::string error;
-      if (LuaToJson(L, -1, &value, &error)) return "error: " + value.dump(-1, ' ', false, Json::error_handler_t::replace);
+      if (LuaToJson(L, -1, &value, &error))
+        return "error: " + value.dump(-1, ' ', false, Json::error_handler_t::replace);
       break;
     }
-    default:
-      break;
+    default: break;
   }
   return std::string("error object is a ") + luaL_typename(L, -1) + " value";
 }
@@ -460,7 +477,8 @@ Status ScriptEngine::Impl::Load(bool expression, std::string_view source) {
 
 Status ScriptEngine::Impl::ErrorStatus(int status, bool expression, const Limits& limits) {
   if (time_exceeded) {
-    return DeadlineExceeded("script exceeded its time limit of " + std::to_string(limits.time.count()) + "ms");
+    return DeadlineExceeded("script exceeded its time limit of " + std::to_string(limits.time.count()) +
+                            "ms");
   }
   if (memory_exceeded || status == LUA_ERRMEM) {
     return ResourceExhausted("script exceeded its memory limit of " + DescribeBytes(limits.memory_bytes));
@@ -476,10 +494,12 @@ Result<Json> ScriptEngine::Impl::Run(bool expression, std::string_view source, c
   lua_pushcfunction(L, RunProtected);
   lua_pushvalue(L, 1);
 
+  const size_t used_before = used;
   scope = &run_scope;
   time_exceeded = false;
   memory_exceeded = false;
-  deadline = std::chrono::steady_clock::now() + std::clamp(limits.time, std::chrono::milliseconds(1), kMaxTime);
+  deadline =
+      std::chrono::steady_clock::now() + std::clamp(limits.time, std::chrono::milliseconds(1), kMaxTime);
   limit = used + std::max(limits.memory_bytes, kMinMemoryBytes);
   const int status = lua_pcall(L, 1, 1, 0);
   limit = 0;
@@ -502,7 +522,9 @@ Result<Json> ScriptEngine::Impl::Run(bool expression, std::string_view source, c
   lua_pushnil(L);
   lua_setupvalue(L, 1, 1);
   lua_settop(L, 0);
-  if (time_exceeded || memory_exceeded || status == LUA_ERRMEM) lua_gc(L, LUA_GCCOLLECT);
+  if (time_exceeded || memory_exceeded || status == LUA_ERRMEM || used > used_before + kCollectAfterGrowth) {
+    lua_gc(L, LUA_GCCOLLECT);
+  }
   return result;
 }
 
@@ -539,6 +561,8 @@ Result<Json> ScriptEngine::RunChunk(std::string_view code, const Scope& scope) {
   return impl_->Run(false, code, scope, limits_);
 }
 
-size_t ScriptEngine::memory_in_use() const { return impl_->used; }
+size_t ScriptEngine::memory_in_use() const {
+  return impl_->used;
+}
 
 }  // namespace trellis::script

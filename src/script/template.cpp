@@ -92,7 +92,7 @@ void AppendInterpolated(std::string* out, const Json& value) {
 
 Status AtPath(const Status& status, const std::string& path) {
   if (path.empty()) return status;
-  return Status(status.code(), path + ": " + status.message());
+  return Status(status.code(), status.message() + " (at " + path + ")");
 }
 
 Result<Json> EvaluateString(const std::string& text, ScriptEngine& engine, const Scope& scope) {
@@ -149,8 +149,7 @@ Result<Json> EvaluateAt(const Json& value, ScriptEngine& engine, const Scope& sc
       }
       return out;
     }
-    default:
-      return value;
+    default: return value;
   }
 }
 
@@ -190,8 +189,7 @@ void CheckAt(const Json& value, ScriptEngine& engine, std::string* path, std::ve
       }
       return;
     }
-    default:
-      return;
+    default: return;
   }
 }
 
@@ -225,7 +223,9 @@ Result<std::vector<TemplatePart>> ParseTemplate(std::string_view text) {
   return parts;
 }
 
-bool HasTemplate(std::string_view text) { return text.find("{{") != std::string_view::npos; }
+bool HasTemplate(std::string_view text) {
+  return text.find("{{") != std::string_view::npos;
+}
 
 bool ValueHasTemplate(const Json& value) {
   switch (value.type()) {

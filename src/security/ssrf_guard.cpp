@@ -141,7 +141,8 @@ std::optional<IpAddress> IpAddress::ParseLenient(std::string_view text) {
   if (auto ip = Parse(text)) return ip;
   if (text.empty() || text.size() > 64) return std::nullopt;
   // glibc's inet_aton tolerates trailing text after whitespace; a URL host never contains any.
-  if (!std::all_of(text.begin(), text.end(), [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '.'; })) {
+  if (!std::all_of(text.begin(), text.end(),
+                   [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '.'; })) {
     return std::nullopt;
   }
   std::string s(text);
@@ -262,7 +263,8 @@ std::optional<std::string> SsrfGuard::Restriction(const IpAddress& addr) {
   if (StartsWith(b, {0x00, 0x64, 0xFF, 0x9B, 0, 0, 0, 0, 0, 0, 0, 0})) return Embedded(addr.low32(), "NAT64");
   if (StartsWith(b, {0x00, 0x64, 0xFF, 0x9B, 0x00, 0x01})) return "private address (local-use NAT64)";
   if (StartsWith(b, {0x20, 0x02})) {
-    const uint32_t v4 = (uint32_t{b[2]} << 24) | (uint32_t{b[3]} << 16) | (uint32_t{b[4]} << 8) | uint32_t{b[5]};
+    const uint32_t v4 =
+        (uint32_t{b[2]} << 24) | (uint32_t{b[3]} << 16) | (uint32_t{b[4]} << 8) | uint32_t{b[5]};
     return Embedded(v4, "6to4");
   }
   if (b[0] == 0xFE && (b[1] & 0xC0) == 0x80) return "link-local address";
@@ -279,8 +281,7 @@ std::optional<std::string> SsrfGuard::Restriction(const IpAddress& addr) {
 Status SsrfGuard::CheckAddress(std::string_view host, const sockaddr* addr) const {
   auto ip = IpAddress::FromSockaddr(addr);
   if (!ip) {
-    return FailedPrecondition("HttpRequest to " + std::string(host) +
-                              " denied: not an IPv4 or IPv6 address");
+    return FailedPrecondition("HttpRequest to " + std::string(host) + " denied: not an IPv4 or IPv6 address");
   }
   return CheckAddress(host, *ip);
 }
@@ -306,8 +307,10 @@ Status SsrfGuard::CheckUrl(std::string_view url) const {
   }
   const auto colon = url.find(':');
   const auto first_delim = url.find_first_of("/?#");
-  if (colon == std::string_view::npos || colon == 0 || (first_delim != std::string_view::npos && first_delim < colon)) {
-    return InvalidArgument("HttpRequest URL '" + std::string(url) + "' is not absolute (expected http:// or https://)");
+  if (colon == std::string_view::npos || colon == 0 ||
+      (first_delim != std::string_view::npos && first_delim < colon)) {
+    return InvalidArgument("HttpRequest URL '" + std::string(url) +
+                           "' is not absolute (expected http:// or https://)");
   }
   const std::string scheme = ToLower(url.substr(0, colon));
   if (scheme != "http" && scheme != "https") {
@@ -315,7 +318,8 @@ Status SsrfGuard::CheckUrl(std::string_view url) const {
   }
   std::string_view rest = url.substr(colon + 1);
   if (rest.substr(0, 2) != "//") {
-    return InvalidArgument("HttpRequest URL '" + std::string(url) + "' has no host (expected " + scheme + "://host/...)");
+    return InvalidArgument("HttpRequest URL '" + std::string(url) + "' has no host (expected " + scheme +
+                           "://host/...)");
   }
   rest.remove_prefix(2);
   std::string_view authority = rest.substr(0, rest.find_first_of("/?#"));
@@ -323,7 +327,8 @@ Status SsrfGuard::CheckUrl(std::string_view url) const {
   std::string_view host;
   if (!authority.empty() && authority.front() == '[') {
     const auto close = authority.find(']');
-    if (close == std::string_view::npos) return InvalidArgument("HttpRequest URL has an unterminated IPv6 host");
+    if (close == std::string_view::npos)
+      return InvalidArgument("HttpRequest URL has an unterminated IPv6 host");
     host = authority.substr(0, close + 1);
   } else {
     host = authority.substr(0, authority.find(':'));

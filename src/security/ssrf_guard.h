@@ -87,7 +87,7 @@ class SsrfGuard {
 
  private:
   struct Cidr {
-    IpAddress base;  // with the bits beyond prefix_bits cleared
+    IpAddress base;       // with the bits beyond prefix_bits cleared
     int prefix_bits = 0;  // out of 128 (IPv4 entries are stored as mapped, i.e. 96 + v4 prefix)
   };
   // Adds one entry; false if it is malformed.

@@ -27,7 +27,8 @@ using tcp = asio::ip::tcp;
 bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
   for (size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i]))) return false;
+    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i])))
+      return false;
   }
   return true;
 }
@@ -114,7 +115,7 @@ class TestHttpServer::Impl {
   std::atomic<uint64_t> connections_{0};
   std::thread thread_;
 
-  mutable std::mutex mu_;  // guards handler_ and requests_
+  mutable std::mutex mu_;               // guards handler_ and requests_
   mutable std::condition_variable cv_;  // signalled when a request is recorded
   Handler handler_;
   std::vector<TestHttpRequest> requests_;
@@ -224,22 +225,32 @@ TestHttpServer::TestHttpServer(Handler handler) {
 
 TestHttpServer::~TestHttpServer() = default;
 
-uint16_t TestHttpServer::port() const { return impl_->port(); }
+uint16_t TestHttpServer::port() const {
+  return impl_->port();
+}
 
 std::string TestHttpServer::Url(std::string_view path) const {
   return "http://127.0.0.1:" + std::to_string(port()) + std::string(path);
 }
 
-void TestHttpServer::SetHandler(Handler handler) { impl_->SetHandler(std::move(handler)); }
+void TestHttpServer::SetHandler(Handler handler) {
+  impl_->SetHandler(std::move(handler));
+}
 
-std::vector<TestHttpRequest> TestHttpServer::Requests() const { return impl_->Requests(); }
+std::vector<TestHttpRequest> TestHttpServer::Requests() const {
+  return impl_->Requests();
+}
 
-size_t TestHttpServer::RequestCount() const { return impl_->RequestCount(); }
+size_t TestHttpServer::RequestCount() const {
+  return impl_->RequestCount();
+}
 
 bool TestHttpServer::WaitForRequests(size_t count, std::chrono::milliseconds timeout) const {
   return impl_->WaitForRequests(count, timeout);
 }
 
-uint64_t TestHttpServer::ConnectionCount() const { return impl_->ConnectionCount(); }
+uint64_t TestHttpServer::ConnectionCount() const {
+  return impl_->ConnectionCount();
+}
 
 }  // namespace trellis::test

@@ -24,8 +24,8 @@ namespace trellis::test {
 using HttpHeaders = std::vector<std::pair<std::string, std::string>>;
 
 struct TestHttpRequest {
-  std::string method;  // "GET"
-  std::string target;  // "/path?query"
+  std::string method;   // "GET"
+  std::string target;   // "/path?query"
   HttpHeaders headers;  // in arrival order, names as sent
   std::string body;
   uint64_t connection_id = 0;  // 1 for the first accepted connection, 2 for the next, ...

@@ -127,6 +127,12 @@ TEST(CurlHttpClientTest, PutPatchAndDeleteUseTheirMethodAndSendTheBody) {
   EXPECT_EQ(requests[3].Header("content-length"), "0");
 }
 
+TEST(CurlHttpClientTest, LowerCaseMethodIsSentUpperCase) {
+  TestHttpServer server;
+  ASSERT_TRUE(LoopbackClient()->Send(Request("post", server.Url(), "x")).ok());
+  EXPECT_EQ(server.Requests().at(0).method, "POST");
+}
+
 TEST(CurlHttpClientTest, LargeRequestBodyArrivesIntact) {
   TestHttpServer server;
   std::string body(3 * 1024 * 1024 + 17, 'x');
@@ -161,7 +167,8 @@ TEST(CurlHttpClientTest, ResponseHeadersKeepOrderAndRepeatsWithLowerCaseNames) {
   TestHttpServer server([](const TestHttpRequest&) {
     TestHttpResponse response;
     // Beast groups fields of the same name together, so repeats are adjacent on the wire.
-    response.headers = {{"X-Zeta", "z"}, {"Set-Cookie", "a=1"}, {"Set-Cookie", "b=2"}, {"X-Alpha", "  padded  "}};
+    response.headers = {
+        {"X-Zeta", "z"}, {"Set-Cookie", "a=1"}, {"Set-Cookie", "b=2"}, {"X-Alpha", "  padded  "}};
     return response;
   });
   auto result = LoopbackClient()->Send(Request("GET", server.Url()));
@@ -170,8 +177,9 @@ TEST(CurlHttpClientTest, ResponseHeadersKeepOrderAndRepeatsWithLowerCaseNames) {
   for (const auto& header : result->headers) {
     if (header.first.starts_with("x-") || header.first == "set-cookie") custom.push_back(header);
   }
-  EXPECT_EQ(custom, (std::vector<std::pair<std::string, std::string>>{
-                        {"x-zeta", "z"}, {"set-cookie", "a=1"}, {"set-cookie", "b=2"}, {"x-alpha", "padded"}}));
+  EXPECT_EQ(custom,
+            (std::vector<std::pair<std::string, std::string>>{
+                {"x-zeta", "z"}, {"set-cookie", "a=1"}, {"set-cookie", "b=2"}, {"x-alpha", "padded"}}));
 }
 
 TEST(CurlHttpClientTest, ErrorStatusCodesAreResponsesNotErrors) {
@@ -201,7 +209,8 @@ TEST(CurlHttpClientTest, RedirectsAreReturnedNotFollowed) {
   auto result = LoopbackClient()->Send(Request("GET", server.Url("/r")));
   ASSERT_TRUE(result.ok()) << result.status().ToString();
   EXPECT_EQ(result->status, 302);
-  EXPECT_EQ(HeaderValues(*result, "location"), std::vector<std::string>{"http://169.254.169.254/latest/meta-data"});
+  EXPECT_EQ(HeaderValues(*result, "location"),
+            std::vector<std::string>{"http://169.254.169.254/latest/meta-data"});
   EXPECT_EQ(server.RequestCount(), 1u);
 }
 
@@ -282,8 +291,10 @@ TEST(CurlHttpClientTest, SlowResponseFailsWithDeadlineExceeded) {
   const auto elapsed = std::chrono::steady_clock::now() - start;
   ASSERT_FALSE(result.ok());
   EXPECT_EQ(result.status().code(), StatusCode::kDeadlineExceeded);
-  EXPECT_NE(result.status().message().find("timed out after 200ms"), std::string::npos) << result.status().message();
-  EXPECT_NE(result.status().message().find("GET http://127.0.0.1:"), std::string::npos) << result.status().message();
+  EXPECT_NE(result.status().message().find("timed out after 200ms"), std::string::npos)
+      << result.status().message();
+  EXPECT_NE(result.status().message().find("GET http://127.0.0.1:"), std::string::npos)
+      << result.status().message();
   EXPECT_EQ(result.status().message().find("secret"), std::string::npos) << "query strings are not echoed";
   EXPECT_LT(elapsed, std::chrono::seconds(10));
 }
@@ -306,10 +317,12 @@ TEST(CurlHttpClientTest, ClientRecoversAfterATimeout) {
 
 TEST(CurlHttpClientTest, RefusedConnectionIsUnavailableWithCurlsMessage) {
   RefusingPort port;
-  auto result = LoopbackClient()->Send(Request("GET", "http://127.0.0.1:" + std::to_string(port.port()) + "/"));
+  auto result =
+      LoopbackClient()->Send(Request("GET", "http://127.0.0.1:" + std::to_string(port.port()) + "/"));
   ASSERT_FALSE(result.ok());
   EXPECT_EQ(result.status().code(), StatusCode::kUnavailable);
-  EXPECT_NE(result.status().message().find("Failed to connect"), std::string::npos) << result.status().message();
+  EXPECT_NE(result.status().message().find("Failed to connect"), std::string::npos)
+      << result.status().message();
 }
 
 TEST(CurlHttpClientTest, ConnectionClosedWithoutResponseIsUnavailable) {
@@ -371,7 +384,8 @@ TEST(CurlHttpClientTest, ResponseOverTheSizeCapIsResourceExhausted) {
     auto result = client->Send(Request("GET", server.Url(path)));
     ASSERT_FALSE(result.ok()) << path;
     EXPECT_EQ(result.status().code(), StatusCode::kResourceExhausted) << path;
-    EXPECT_NE(result.status().message().find("exceeds the 1 KiB limit"), std::string::npos) << result.status().message();
+    EXPECT_NE(result.status().message().find("exceeds the 1 KiB limit"), std::string::npos)
+        << result.status().message();
   }
   auto exact = client->Send(Request("GET", server.Url("/small")));
   ASSERT_TRUE(exact.ok()) << exact.status().ToString();
@@ -395,7 +409,8 @@ TEST(CurlHttpClientTest, DefaultSizeCapIs16MiB) {
 
 TEST(CurlHttpClientTest, NonHttpSchemesAreRejectedBeforeAnyIo) {
   auto client = LoopbackClient();
-  for (const char* url : {"file:///etc/passwd", "gopher://127.0.0.1:70/", "ftp://127.0.0.1/", "dict://127.0.0.1/"}) {
+  for (const char* url :
+       {"file:///etc/passwd", "gopher://127.0.0.1:70/", "ftp://127.0.0.1/", "dict://127.0.0.1/"}) {
     auto result = client->Send(Request("GET", url));
     EXPECT_EQ(result.status().code(), StatusCode::kInvalidArgument) << url;
   }
@@ -446,7 +461,8 @@ TEST(CurlHttpClientTest, HostNameResolvingToLoopbackIsDeniedAtConnectTime) {
   auto result = NewCurlHttpClient(SsrfGuard())->Send(Request("GET", url));
   ASSERT_FALSE(result.ok());
   EXPECT_EQ(result.status().code(), StatusCode::kFailedPrecondition);
-  EXPECT_NE(result.status().message().find("HttpRequest to localhost ("), std::string::npos) << result.status().message();
+  EXPECT_NE(result.status().message().find("HttpRequest to localhost ("), std::string::npos)
+      << result.status().message();
   EXPECT_NE(result.status().message().find("loopback address"), std::string::npos);
   EXPECT_EQ(server.ConnectionCount(), 0u);
 }

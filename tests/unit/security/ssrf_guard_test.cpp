@@ -45,17 +45,21 @@ INSTANTIATE_TEST_SUITE_P(
         std::pair{"172.16.0.1", "private address"}, std::pair{"172.31.255.255", "private address"},
         std::pair{"192.168.1.1", "private address"}, std::pair{"169.254.0.1", "link-local address"},
         std::pair{"169.254.169.254", "link-local address (cloud metadata)"},
-        std::pair{"100.64.0.1", "shared (CGNAT) address"}, std::pair{"100.127.255.255", "shared (CGNAT) address"},
+        std::pair{"100.64.0.1", "shared (CGNAT) address"},
+        std::pair{"100.127.255.255", "shared (CGNAT) address"},
         std::pair{"100.100.100.200", "shared (CGNAT) address"},
         std::pair{"192.0.0.192", "reserved address (IETF protocol assignments)"},
         std::pair{"198.18.0.1", "reserved address (benchmarking)"},
-        std::pair{"192.0.2.1", "reserved address (documentation)"}, std::pair{"224.0.0.1", "multicast address"},
-        std::pair{"239.255.255.250", "multicast address"}, std::pair{"240.0.0.1", "reserved address"},
-        std::pair{"255.255.255.255", "broadcast address"}, std::pair{"fe80::1", "link-local address"},
-        std::pair{"febf:ffff::1", "link-local address"}, std::pair{"fec0::1", "private address (site-local)"},
-        std::pair{"fc00::1", "private address (unique local)"}, std::pair{"fd12:3456::1", "private address (unique local)"},
-        std::pair{"fd00:ec2::254", "private address (cloud metadata)"}, std::pair{"ff02::1", "multicast address"},
-        std::pair{"100::1", "reserved address (discard-only)"}, std::pair{"2001:db8::1", "reserved address (documentation)"},
+        std::pair{"192.0.2.1", "reserved address (documentation)"},
+        std::pair{"224.0.0.1", "multicast address"}, std::pair{"239.255.255.250", "multicast address"},
+        std::pair{"240.0.0.1", "reserved address"}, std::pair{"255.255.255.255", "broadcast address"},
+        std::pair{"fe80::1", "link-local address"}, std::pair{"febf:ffff::1", "link-local address"},
+        std::pair{"fec0::1", "private address (site-local)"},
+        std::pair{"fc00::1", "private address (unique local)"},
+        std::pair{"fd12:3456::1", "private address (unique local)"},
+        std::pair{"fd00:ec2::254", "private address (cloud metadata)"},
+        std::pair{"ff02::1", "multicast address"}, std::pair{"100::1", "reserved address (discard-only)"},
+        std::pair{"2001:db8::1", "reserved address (documentation)"},
         // IPv4 embedded in IPv6.
         std::pair{"::ffff:127.0.0.1", "loopback address (IPv4-mapped)"},
         std::pair{"::ffff:169.254.169.254", "link-local address (cloud metadata) (IPv4-mapped)"},
@@ -68,27 +72,31 @@ INSTANTIATE_TEST_SUITE_P(
         std::pair{"::192.168.0.1", "private address (IPv4-compatible)"},
         std::pair{"64:ff9b::a9fe:a9fe", "link-local address (cloud metadata) (NAT64)"},
         std::pair{"64:ff9b:1::1", "private address (local-use NAT64)"},
-        std::pair{"2002:7f00:1::1", "loopback address (6to4)"}, std::pair{"2002:c0a8:101::", "private address (6to4)"}));
+        std::pair{"2002:7f00:1::1", "loopback address (6to4)"},
+        std::pair{"2002:c0a8:101::", "private address (6to4)"}));
 
 TEST(SsrfGuardTest, PublicAddressesAreAllowed) {
   SsrfGuard guard;
-  for (const char* addr : {"8.8.8.8", "1.1.1.1", "93.184.216.34", "172.15.255.255", "172.32.0.1", "100.63.255.255",
-                           "100.128.0.1", "169.253.1.1", "192.167.1.1", "223.255.255.255", "2606:4700::1111",
-                           "2001:4860:4860::8888", "::ffff:8.8.8.8", "64:ff9b::808:808", "2002:808:808::1"}) {
+  for (const char* addr :
+       {"8.8.8.8", "1.1.1.1", "93.184.216.34", "172.15.255.255", "172.32.0.1", "100.63.255.255",
+        "100.128.0.1", "169.253.1.1", "192.167.1.1", "223.255.255.255", "2606:4700::1111",
+        "2001:4860:4860::8888", "::ffff:8.8.8.8", "64:ff9b::808:808", "2002:808:808::1"}) {
     EXPECT_TRUE(Check(guard, addr).ok()) << addr << ": " << Check(guard, addr).ToString();
   }
 }
 
 TEST(SsrfGuardTest, DenialMessageNamesHostAndReason) {
   Status s = Check(SsrfGuard(), "127.0.0.1");
-  EXPECT_EQ(s.message(), "HttpRequest to 127.0.0.1 denied: loopback address (allow it with http.allow_hosts)");
+  EXPECT_EQ(s.message(),
+            "HttpRequest to 127.0.0.1 denied: loopback address (allow it with http.allow_hosts)");
 }
 
 TEST(SsrfGuardTest, DenialMessageShowsResolvedAddressWhenHostIsAName) {
   Status s = Check(SsrfGuard(), "169.254.169.254", "metadata.google.internal");
-  EXPECT_EQ(s.message(),
-            "HttpRequest to metadata.google.internal (169.254.169.254) denied: link-local address (cloud metadata) "
-            "(allow it with http.allow_hosts)");
+  EXPECT_EQ(
+      s.message(),
+      "HttpRequest to metadata.google.internal (169.254.169.254) denied: link-local address (cloud metadata) "
+      "(allow it with http.allow_hosts)");
 }
 
 // --- Allow-list --------------------------------------------------------------------------------
@@ -227,16 +235,18 @@ TEST(SsrfGuardTest, NonInetSockaddrIsDenied) {
 
 TEST(SsrfGuardTest, CheckUrlAcceptsHttpAndHttpsWithPublicOrNamedHosts) {
   SsrfGuard guard;
-  for (const char* url : {"http://example.com", "https://example.com/a?b=c#d", "HTTPS://Example.COM:8443/",
-                          "http://user:pw@example.com/", "https://8.8.8.8/", "https://[2606:4700::1111]:443/x"}) {
+  for (const char* url :
+       {"http://example.com", "https://example.com/a?b=c#d", "HTTPS://Example.COM:8443/",
+        "http://user:pw@example.com/", "https://8.8.8.8/", "https://[2606:4700::1111]:443/x"}) {
     EXPECT_TRUE(guard.CheckUrl(url).ok()) << url << ": " << guard.CheckUrl(url).ToString();
   }
 }
 
 TEST(SsrfGuardTest, CheckUrlRejectsOtherSchemes) {
   SsrfGuard guard;
-  for (const char* url : {"file:///etc/passwd", "gopher://127.0.0.1:6379/_", "ftp://example.com/", "dict://x:11211/",
-                          "ldap://example.com", "javascript:alert(1)", "httpx://example.com"}) {
+  for (const char* url :
+       {"file:///etc/passwd", "gopher://127.0.0.1:6379/_", "ftp://example.com/", "dict://x:11211/",
+        "ldap://example.com", "javascript:alert(1)", "httpx://example.com"}) {
     Status s = guard.CheckUrl(url);
     EXPECT_EQ(s.code(), StatusCode::kInvalidArgument) << url;
     EXPECT_NE(s.message().find("only http and https"), std::string::npos) << s.message();
