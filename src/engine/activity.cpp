@@ -65,7 +65,9 @@ script::Scope ActivityContext::scope() const {
 }
 
 std::string ActivityContext::IdempotencyKey() const {
-  return state_.id + ":" + activity_.def->id + ":" + std::to_string(token_.attempt);
+  // The token id tells loop iterations apart; it is persisted with the state, so a re-run after a
+  // crash sends the same key.
+  return state_.id + ":" + activity_.def->id + ":" + std::to_string(token_.id) + ":" + std::to_string(token_.attempt);
 }
 
 bool ActivityContext::HasConnection(std::string_view outcome) const {

@@ -95,7 +95,8 @@ class ActivityContext {
   script::ScriptEngine& script() const;
   script::Scope scope() const;
 
-  // "<instance>:<activity>:<attempt>", stable across re-runs of the same attempt.
+  // "<instance>:<activity>:<token>:<attempt>", stable across re-runs of the same attempt and
+  // distinct for each loop iteration.
   std::string IdempotencyKey() const;
   bool HasConnection(std::string_view outcome) const;
   // How long a synchronous activity may take: the smaller of its `timeout` and the step timeout.

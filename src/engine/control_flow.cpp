@@ -284,7 +284,8 @@ void Engine::CancelReaching(const CompiledWorkflow& wf, InstanceState& s, const 
   auto reaches = [&](int activity) { return activity != join.index && join.reaches[static_cast<size_t>(activity)]; };
   TimePoint now = Now();
   for (size_t i = s.ready_head; i < s.ready.size();) {
-    if (s.ready[i].scope == scope && reaches(s.ready[i].activity)) {
+    // Includes tokens already queued at the join itself: the race is decided.
+    if (s.ready[i].scope == scope && (s.ready[i].activity == join.index || reaches(s.ready[i].activity))) {
       s.ready.erase(s.ready.begin() + static_cast<std::ptrdiff_t>(i));
       --Live(s, scope);
     } else {

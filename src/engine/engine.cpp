@@ -170,6 +170,17 @@ Result<Json> Engine::EvaluateInputs(const CompiledActivity& a, InstanceState& s,
 
 StepResult Engine::Step(const CompiledWorkflow& wf, InstanceState& s) {
   if (IsTerminal(s.status) || s.ready_count() == 0) return StepResult::kIdle;
+  // Activities' own exceptions are caught where they run; anything reaching here means the state
+  // itself is inconsistent (e.g. a corrupted stored state). Fault the instance, never the host.
+  try {
+    return StepUnguarded(wf, s);
+  } catch (const std::exception& e) {
+    FaultInstance(s, nullptr, nullptr, "InternalError", std::string("the instance state is inconsistent: ") + e.what());
+    return StepResult::kCommitPoint;
+  }
+}
+
+StepResult Engine::StepUnguarded(const CompiledWorkflow& wf, InstanceState& s) {
   TimePoint now = Now();
   if (s.deadline && now >= *s.deadline) {
     FaultInstance(s, nullptr, nullptr, "MaxExecutionTime",
@@ -377,6 +388,14 @@ Status Engine::ResumeBookmark(const CompiledWorkflow& wf, InstanceState& s, std:
 }
 
 void Engine::FireDueTimers(const CompiledWorkflow& wf, InstanceState& s, TimePoint now) {
+  try {
+    FireDueTimersUnguarded(wf, s, now);
+  } catch (const std::exception& e) {
+    FaultInstance(s, nullptr, nullptr, "InternalError", std::string("the instance state is inconsistent: ") + e.what());
+  }
+}
+
+void Engine::FireDueTimersUnguarded(const CompiledWorkflow& wf, InstanceState& s, TimePoint now) {
   if (IsTerminal(s.status)) return;
   if (s.deadline && now >= *s.deadline) {
     FaultInstance(s, nullptr, nullptr, "MaxExecutionTime",

@@ -70,6 +70,8 @@ class Engine {
   friend class ActivityContext;
 
   TimePoint Now() const { return services_.clock->Now(); }
+  StepResult StepUnguarded(const CompiledWorkflow& wf, InstanceState& s);
+  void FireDueTimersUnguarded(const CompiledWorkflow& wf, InstanceState& s, TimePoint now);
   void Push(InstanceState& s, int activity, uint64_t scope, int via);
   int& Live(InstanceState& s, uint64_t scope);
   void Release(const CompiledWorkflow& wf, InstanceState& s, uint64_t scope);

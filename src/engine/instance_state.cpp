@@ -208,7 +208,48 @@ Json StateToJson(const InstanceState& s, const std::vector<std::string>& ids) {
   return j;
 }
 
+namespace {
+
+Result<InstanceState> ReadState(const Json& j, const std::vector<std::string>& ids);
+
+// Every scope a token, bookmark, frame or join names must exist, or the engine would fault later.
+Status CheckScopes(const InstanceState& s) {
+  auto known = [&](uint64_t scope) { return scope == 0 || s.frames.contains(scope); };
+  for (size_t i = s.ready_head; i < s.ready.size(); ++i) {
+    if (!known(s.ready[i].scope)) return InvalidArgument("state has a token in unknown scope " + std::to_string(s.ready[i].scope));
+  }
+  for (const auto& b : s.bookmarks) {
+    if (!known(b.token.scope)) return InvalidArgument("state has a bookmark in unknown scope " + std::to_string(b.token.scope));
+  }
+  for (const auto& [id, f] : s.frames) {
+    if (!known(f.parent)) return InvalidArgument("state has a frame whose parent scope is unknown");
+  }
+  for (const auto& js : s.joins) {
+    if (!known(js.scope)) return InvalidArgument("state has a join in unknown scope");
+  }
+  if (s.faulted_token && !known(s.faulted_token->scope)) return InvalidArgument("state has a faulted token in unknown scope");
+  return Status::Ok();
+}
+
+}  // namespace
+
 Result<InstanceState> StateFromJson(const Json& j, const std::vector<std::string>& ids) {
+  // The reader checks what it reads; a value of the wrong type deep inside (a stored state that
+  // was edited or corrupted) surfaces as a JSON type error, which is reported, never thrown.
+  try {
+    auto s = ReadState(j, ids);
+    if (!s.ok()) return s;
+    Status scopes = CheckScopes(*s);
+    if (!scopes.ok()) return scopes;
+    return s;
+  } catch (const Json::exception& e) {
+    return InvalidArgument(std::string("instance state is malformed: ") + e.what());
+  }
+}
+
+namespace {
+
+Result<InstanceState> ReadState(const Json& j, const std::vector<std::string>& ids) {
   if (!j.is_object()) return InvalidArgument("instance state must be a JSON object");
   Reader r;
   InstanceState s;
@@ -222,6 +263,9 @@ Result<InstanceState> StateFromJson(const Json& j, const std::vector<std::string
   s.output = r.Any(j, "output", Json::object());
   s.variables = r.Any(j, "variables", Json::object());
   s.outputs = r.Any(j, "outputs", Json::object());
+  if (!s.input.is_object() || !s.variables.is_object() || !s.outputs.is_object()) {
+    return InvalidArgument("state fields 'input', 'variables' and 'outputs' must be objects");
+  }
   s.correlation_id = r.Str(j, "correlationId");
   s.parent_id = r.Str(j, "parentId");
   s.created_at = r.Time(j, "createdAt");
@@ -270,6 +314,7 @@ Result<InstanceState> StateFromJson(const Json& j, const std::vector<std::string
       f.item = r.Any(fj, "item");
       f.index = r.Any(fj, "index");
       f.outputs = r.Any(fj, "outputs", Json::object());
+      if (!f.outputs.is_object()) return InvalidArgument("state field 'outputs' of a frame must be an object");
     }
     s.frames.emplace(f.id, std::move(f));
   }
@@ -300,4 +345,5 @@ Result<InstanceState> StateFromJson(const Json& j, const std::vector<std::string
   return s;
 }
 
+}  // namespace
 }  // namespace trellis

@@ -71,7 +71,11 @@ void CheckDynamicOutcomes(const ActivityDefinition& a, const std::string& path,
                           std::vector<ValidationError>* errors) {
   if (a.type == "Switch") {
     auto it = a.inputs.find("cases");
-    if (it == a.inputs.end() || !it->is_array()) return;
+    if (it == a.inputs.end()) return;
+    if (!it->is_array()) {
+      errors->push_back({path + ".inputs.cases", "must be a list of {name, condition}"});
+      return;
+    }
     std::set<std::string> names;
     for (size_t i = 0; i < it->size(); ++i) {
       const Json& c = (*it)[i];
@@ -96,6 +100,7 @@ void CheckDynamicOutcomes(const ActivityDefinition& a, const std::string& path,
   } else if (a.type == "Fork") {
     auto it = a.inputs.find("branches");
     if (it == a.inputs.end()) return;
+    if (!it->is_array()) return;  // the input's type check reports it
     for (size_t i = 0; i < it->size(); ++i) {
       if (!(*it)[i].is_string()) {
         errors->push_back({path + ".inputs.branches[" + std::to_string(i) + "]", "must be a branch name"});

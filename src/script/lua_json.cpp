@@ -292,27 +292,19 @@ class Converter {
       }
       return true;
     }
-    std::vector<std::pair<std::string, Json>> members;
-    members.reserve(static_cast<size_t>(count));
+    *out = Json::object();
+    auto& object = out->get_ref<Json::object_t&>();
+    std::string key;
     lua_pushnil(L_);
     while (lua_next(L_, idx)) {
-      members.emplace_back();
-      if (!KeyString(&members.back().first)) return false;
-      if (!Convert(lua_gettop(L_), &members.back().second, depth + 1)) {
-        where_ = "." + members.back().first + where_;
+      if (!KeyString(&key)) return false;
+      // [1] and ["1"] name the same JSON key; the first one seen wins.
+      auto [slot, inserted] = object.try_emplace(key);
+      if (inserted && !Convert(lua_gettop(L_), &slot->second, depth + 1)) {
+        where_ = "." + key + where_;
         return false;
       }
       lua_pop(L_, 1);
-    }
-    // Lua's iteration order changes from one state to the next; sorted keys keep results stable.
-    std::stable_sort(members.begin(), members.end(),
-                     [](const auto& a, const auto& b) { return a.first < b.first; });
-    *out = Json::object();
-    Json::object_t::Container& object = out->get_ref<Json::object_t&>();
-    object.reserve(members.size());
-    for (size_t i = 0; i < members.size(); ++i) {
-      if (i > 0 && members[i].first == members[i - 1].first) continue;  // e.g. [1] and ["1"]
-      object.emplace_back(std::move(members[i].first), std::move(members[i].second));
     }
     return true;
   }

@@ -125,14 +125,14 @@ Result<Json> EvaluateAt(const Json& value, ScriptEngine& engine, const Scope& sc
     }
     case Json::value_t::object: {
       Json out = Json::object();
-      Json::object_t::Container& members = out.get_ref<Json::object_t&>();
+      auto& members = out.get_ref<Json::object_t&>();
       for (const auto& [key, member] : value.get_ref<const Json::object_t&>()) {
         const size_t mark = path->size();
         *path += "." + key;
         auto result = EvaluateAt(member, engine, scope, path);
         path->resize(mark);
         if (!result.ok()) return result.status();
-        members.emplace_back(key, std::move(result).value());
+        members.emplace_hint(members.end(), key, std::move(result).value());
       }
       return out;
     }

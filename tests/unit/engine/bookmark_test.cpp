@@ -15,12 +15,12 @@ using std::chrono::minutes;
 using std::chrono::seconds;
 
 TEST(BookmarkTest, DelayFiresOnlyWhenDue) {
-  Harness h(R"(
+  Harness h(R"~(
 id: delay
 activities:
   - {id: nap, type: Delay, duration: 10s}
   - {id: after, type: WriteLine, text: "after"}
-)");
+)~");
   ASSERT_TRUE(h.StartAndRun());
   EXPECT_EQ(StatusOf(h.state), "Suspended");
   ASSERT_EQ(h.state.bookmarks.size(), 1u);
@@ -50,12 +50,12 @@ activities:
 }
 
 TEST(BookmarkTest, FiringLateStillResumesOnce) {
-  Harness h(R"(
+  Harness h(R"~(
 id: delay-late
 activities:
   - {id: nap, type: Delay, duration: 10s}
   - {id: after, type: WriteLine, text: "after"}
-)");
+)~");
   ASSERT_TRUE(h.StartAndRun());
   h.AdvanceTo(T0() + hours(5));
   h.AdvanceTo(T0() + hours(6));
@@ -64,14 +64,14 @@ activities:
 }
 
 TEST(BookmarkTest, WaitUntilFiresAtItsTimeAndContinuesAtOnceWhenPast) {
-  Harness h(R"(
+  Harness h(R"~(
 id: wait-until
 activities:
   - {id: past, type: WaitUntil, at: "2026-03-01T11:00:00Z"}
   - {id: mid, type: WriteLine, text: "past is done"}
   - {id: future, type: WaitUntil, at: "2026-03-01T13:30:00+01:00"}
   - {id: after, type: WriteLine, text: "after"}
-)");
+)~");
   ASSERT_TRUE(h.StartAndRun());
   EXPECT_THAT(h.lines, ElementsAre("past is done"));
   EXPECT_EQ(StatusOf(h.state), "Suspended");
@@ -85,7 +85,7 @@ activities:
 }
 
 TEST(BookmarkTest, NextDueIsTheEarliestTimerAndNoneWithoutTimers) {
-  Harness h(R"(
+  Harness h(R"~(
 id: next-due
 activities:
   - {id: start, type: Noop}
@@ -96,7 +96,7 @@ connections:
   - {from: start, to: long}
   - {from: start, to: short}
   - {from: start, to: wait}
-)");
+)~");
   ASSERT_TRUE(h.StartAndRun());
   EXPECT_EQ(h.state.bookmarks.size(), 3u);
   EXPECT_EQ(Engine::NextDue(h.state), T0() + seconds(90));
@@ -107,13 +107,13 @@ connections:
   EXPECT_FALSE(Engine::NextDue(h.state).has_value()) << "only the event wait is left";
 }
 
-const char* kEventWait = R"(
+const char* kEventWait = R"~(
 id: approval
 inputs: {orderId: {type: string, required: true}}
 activities:
   - {id: approve, type: WaitForEvent, event: order.approved, correlation: "{{ input.orderId }}"}
   - {id: after, type: WriteLine, text: "approved by {{ outputs.approve.by }}"}
-)";
+)~";
 
 TEST(BookmarkTest, WaitForEventWithCorrelationMatchesOnlyThatCorrelation) {
   Harness h(kEventWait);
@@ -137,12 +137,12 @@ TEST(BookmarkTest, WaitForEventWithCorrelationMatchesOnlyThatCorrelation) {
 }
 
 TEST(BookmarkTest, WaitForEventWithoutCorrelationMatchesAnyCorrelation) {
-  Harness h(R"(
+  Harness h(R"~(
 id: any-correlation
 activities:
   - {id: wait, type: WaitForEvent, event: ping}
   - {id: after, type: WriteLine, text: "{{ outputs.wait.n }}"}
-)");
+)~");
   ASSERT_TRUE(h.StartAndRun());
   EXPECT_EQ(Engine::MatchEvent(h.state, "ping", "whatever").size(), 1u);
   EXPECT_EQ(Engine::MatchEvent(h.state, "ping", "").size(), 1u);
@@ -154,7 +154,7 @@ activities:
 
 TEST(BookmarkTest, WaitForEventTimeoutTakesTheTimeoutOutcome) {
   // The definition form of DESIGN.md section 2: `timeout` written on the WaitForEvent.
-  Harness h(R"(
+  Harness h(R"~(
 id: event-timeout
 activities:
   - {id: approve, type: WaitForEvent, event: order.approved, timeout: 48h}
@@ -163,7 +163,7 @@ activities:
 connections:
   - {from: approve, to: approved}
   - {from: approve, outcome: Timeout, to: expired}
-)");
+)~");
   ASSERT_TRUE(h.StartAndRun());
   EXPECT_EQ(Engine::NextDue(h.state), T0() + hours(48));
   h.AdvanceTo(T0() + hours(47));
@@ -177,7 +177,7 @@ connections:
 }
 
 TEST(BookmarkTest, WaitForEventTimeoutGivenUnderInputsTakesTheTimeoutOutcome) {
-  Harness h(R"(
+  Harness h(R"~(
 id: event-timeout-inputs
 activities:
   - {id: approve, type: WaitForEvent, inputs: {event: order.approved, timeout: 5m}}
@@ -186,7 +186,7 @@ activities:
 connections:
   - {from: approve, to: approved}
   - {from: approve, outcome: Timeout, to: expired}
-)");
+)~");
   ASSERT_TRUE(h.StartAndRun());
   EXPECT_EQ(Engine::NextDue(h.state), T0() + minutes(5));
   h.AdvanceTo(T0() + minutes(5));
@@ -195,7 +195,7 @@ connections:
 }
 
 TEST(BookmarkTest, EventBeforeTheTimeoutTakesDone) {
-  Harness h(R"(
+  Harness h(R"~(
 id: event-in-time
 activities:
   - {id: approve, type: WaitForEvent, inputs: {event: order.approved, timeout: 5m}}
@@ -204,7 +204,7 @@ activities:
 connections:
   - {from: approve, to: approved}
   - {from: approve, outcome: Timeout, to: expired}
-)");
+)~");
   ASSERT_TRUE(h.StartAndRun());
   h.clock.Advance(minutes(4));
   EXPECT_EQ(h.Event("order.approved", "", nullptr), 1u);
@@ -215,12 +215,12 @@ connections:
 }
 
 TEST(BookmarkTest, WaitForWebhookMatchesItsPathAndMethod) {
-  Harness h(R"(
+  Harness h(R"~(
 id: webhook
 activities:
   - {id: hook, type: WaitForWebhook, path: "/orders/confirm"}
   - {id: after, type: WriteLine, text: "got {{ outputs.hook.body.ok }}"}
-)");
+)~");
   ASSERT_TRUE(h.StartAndRun());
   ASSERT_EQ(h.state.bookmarks.size(), 1u);
   EXPECT_EQ(h.state.bookmarks[0].kind, BookmarkKind::kWebhook);
@@ -240,11 +240,11 @@ activities:
 }
 
 TEST(BookmarkTest, WaitForWebhookWithAnyMethodMatchesEveryMethod) {
-  Harness h(R"(
+  Harness h(R"~(
 id: webhook-any
 activities:
   - {id: hook, type: WaitForWebhook, path: hooks/x, method: ANY}
-)");
+)~");
   ASSERT_TRUE(h.StartAndRun());
   EXPECT_EQ(Engine::MatchWebhook(h.state, "hooks/x", "GET").size(), 1u);
   EXPECT_EQ(Engine::MatchWebhook(h.state, "hooks/x", "DELETE").size(), 1u);
@@ -297,21 +297,21 @@ struct Family {
   }
 };
 
-const char* kParent = R"(
+const char* kParent = R"~(
 id: parent
 activities:
   - {id: run, type: RunWorkflow, workflow: child, input: {x: 21}}
   - {id: result, type: SetOutput, name: fromChild, value: "{{ outputs.run.doubled }}"}
-)";
+)~";
 
 TEST(BookmarkTest, RunWorkflowWithWaitReturnsTheChildsOutput) {
-  Family f(kParent, R"(
+  Family f(kParent, R"~(
 id: child
 inputs: {x: {type: integer, required: true}}
 activities:
   - {id: nap, type: Delay, duration: 1m}
   - {id: out, type: SetOutput, name: doubled, value: "{{ input.x * 2 }}"}
-)");
+)~");
   ASSERT_TRUE(f.parent && f.child);
   auto id = f.runner->Start(f.parent, {});
   ASSERT_TRUE(id.ok()) << id.status().ToString();
@@ -351,11 +351,11 @@ TEST(BookmarkTest, RunWorkflowStartsTheChildThroughTheOutboxAndWaitsOnAChildBook
 }
 
 TEST(BookmarkTest, ChildFailureFailsTheParentActivity) {
-  Family f(kParent, R"(
+  Family f(kParent, R"~(
 id: child
 activities:
   - {id: boom, type: Fail, message: "child says no"}
-)");
+)~");
   ASSERT_TRUE(f.parent && f.child);
   auto id = f.runner->Start(f.parent, {});
   ASSERT_TRUE(id.ok());
@@ -370,19 +370,19 @@ activities:
 }
 
 TEST(BookmarkTest, ChildFailureIsCaughtByTheParentsErrorConnection) {
-  Family f(R"(
+  Family f(R"~(
 id: parent
 activities:
   - {id: run, type: RunWorkflow, workflow: child}
   - {id: handler, type: SetOutput, name: handled, value: "{{ outputs.run.error }}"}
 connections:
   - {from: run, outcome: Error, to: handler}
-)",
-           R"(
+)~",
+           R"~(
 id: child
 activities:
   - {id: boom, type: Fail, message: "child says no"}
-)");
+)~");
   auto id = f.runner->Start(f.parent, {});
   ASSERT_TRUE(id.ok());
   f.runner->Run();
@@ -392,11 +392,11 @@ activities:
 }
 
 TEST(BookmarkTest, UnknownChildWorkflowFailsTheParentActivity) {
-  Family f(R"(
+  Family f(R"~(
 id: parent
 activities:
   - {id: run, type: RunWorkflow, workflow: nobody}
-)",
+)~",
            "{\"id\":\"child\",\"activities\":[{\"id\":\"a\",\"type\":\"Noop\"}]}");
   auto id = f.runner->Start(f.parent, {});
   ASSERT_TRUE(id.ok());
@@ -406,8 +406,90 @@ activities:
   EXPECT_THAT(p->state.fault_message, HasSubstr("nobody"));
 }
 
+TEST(BookmarkTest, ChildThatOutlivesTheParentsTimeoutIsCancelled) {
+  Family f(R"~(
+id: parent
+activities:
+  - {id: run, type: RunWorkflow, workflow: child, timeout: 1m}
+)~",
+           R"~(
+id: child
+activities:
+  - {id: hello, type: WriteLine, text: "{{ workflow.instanceId }}"}
+  - {id: wait, type: WaitForEvent, event: never}
+)~");
+  auto id = f.runner->Start(f.parent, {});
+  ASSERT_TRUE(id.ok());
+  f.runner->Run();
+  const LocalInstance* p = f.runner->Find(*id);
+  ASSERT_NE(p, nullptr);
+  EXPECT_EQ(StatusOf(p->state), "Faulted");
+  ASSERT_EQ(p->state.incidents.size(), 1u);
+  EXPECT_EQ(p->state.incidents[0].kind, "Timeout");
+  EXPECT_EQ(p->state.incidents[0].activity_id, "run");
+  ASSERT_EQ(f.lines.size(), 1u);
+  const LocalInstance* c = f.runner->Find(f.lines[0]);
+  ASSERT_NE(c, nullptr);
+  EXPECT_EQ(c->state.parent_id, *id);
+  EXPECT_EQ(StatusOf(c->state), "Cancelled");
+}
+
+TEST(BookmarkTest, PublishedEventResumesAnotherInstancesWaitWithTheSameCorrelation) {
+  ManualClock clock(T0());
+  std::vector<std::string> lines;
+  auto waiter = CompileYaml(R"~(
+id: waiter
+inputs: {order: {type: string}}
+activities:
+  - {id: wait, type: WaitForEvent, event: shipped, correlation: "{{ input.order }}"}
+  - {id: say, type: WriteLine, text: "{{ input.order }} shipped by {{ outputs.wait.carrier }}"}
+)~");
+  auto publisher = CompileYaml(R"~(
+id: publisher
+activities:
+  - {id: pub, type: PublishEvent, event: shipped, correlation: "o-2", payload: {carrier: "DHL"}}
+)~");
+  ASSERT_TRUE(waiter && publisher);
+  LocalRunner runner(BuiltinActivities(), RunnerServices(&clock, &lines), {}, /*fast_timers=*/true);
+  StartOptions a, b;
+  a.input = {{"order", "o-1"}};
+  b.input = {{"order", "o-2"}};
+  auto wa = runner.Start(waiter, a);
+  auto wb = runner.Start(waiter, b);
+  ASSERT_TRUE(wa.ok() && wb.ok());
+  runner.Run();
+  auto pub = runner.Start(publisher, {});
+  ASSERT_TRUE(pub.ok());
+  runner.Run();
+  EXPECT_EQ(StatusOf(runner.Find(*pub)->state), "Completed");
+  EXPECT_EQ(StatusOf(runner.Find(*wa)->state), "Suspended") << "o-1 is not the published correlation";
+  EXPECT_EQ(StatusOf(runner.Find(*wb)->state), "Completed");
+  EXPECT_THAT(lines, ElementsAre("o-2 shipped by DHL"));
+}
+
+TEST(BookmarkTest, QueuedEventIsDeliveredOnceTheWaitExists) {
+  ManualClock clock(T0());
+  std::vector<std::string> lines;
+  auto wf = CompileYaml(R"~(
+id: late-wait
+activities:
+  - {id: nap, type: Delay, duration: 1h}
+  - {id: wait, type: WaitForEvent, event: go}
+  - {id: say, type: WriteLine, text: "went {{ outputs.wait }}"}
+)~");
+  ASSERT_TRUE(wf);
+  LocalRunner runner(BuiltinActivities(), RunnerServices(&clock, &lines), {}, /*fast_timers=*/true);
+  auto id = runner.Start(wf, {});
+  ASSERT_TRUE(id.ok());
+  runner.QueueEvent({"go", "", Json(1)});
+  runner.Run();
+  EXPECT_EQ(StatusOf(runner.Find(*id)->state), "Completed");
+  EXPECT_THAT(lines, ElementsAre("went 1"));
+  EXPECT_TRUE(runner.undelivered_events().empty());
+}
+
 TEST(BookmarkTest, CancelClearsBookmarksAndEmitsCancelChildForChildren) {
-  Harness h(R"(
+  Harness h(R"~(
 id: parent
 activities:
   - {id: start, type: Noop}
@@ -418,7 +500,7 @@ connections:
   - {from: start, to: run}
   - {from: start, to: nap}
   - {from: start, to: wait}
-)");
+)~");
   ASSERT_TRUE(h.StartAndRun());
   ASSERT_EQ(h.state.bookmarks.size(), 3u);
   const Bookmark* child = h.FindBookmark("run");
@@ -447,11 +529,11 @@ connections:
 }
 
 TEST(BookmarkTest, CancellingAParentThroughTheRunnerCancelsItsChild) {
-  Family f(kParent, R"(
+  Family f(kParent, R"~(
 id: child
 activities:
   - {id: wait, type: WaitForEvent, event: never}
-)");
+)~");
   auto id = f.runner->Start(f.parent, {});
   ASSERT_TRUE(id.ok());
   f.runner->Run();
@@ -470,13 +552,13 @@ activities:
 }
 
 TEST(BookmarkTest, CancelOfARunningInstanceDropsReadyWork) {
-  Harness h(R"(
+  Harness h(R"~(
 id: running
 activities:
   - {id: a, type: WriteLine, text: "a"}
   - {id: b, type: WriteLine, text: "b"}
   - {id: c, type: WriteLine, text: "c"}
-)");
+)~");
   ASSERT_TRUE(h.Start());
   h.engine->RunBurst(*h.wf, h.state, {}, 1);
   EXPECT_THAT(h.lines, ElementsAre("a"));
@@ -487,7 +569,7 @@ activities:
 }
 
 TEST(BookmarkTest, RetryOfAFaultedInstanceResumesFromTheFailedActivityWithVariablesAsTheyWere) {
-  Harness h(R"(
+  Harness h(R"~(
 id: retry-instance
 variables: {counter: 0}
 activities:
@@ -495,7 +577,7 @@ activities:
   - {id: before, type: WriteLine, text: "before"}
   - {id: call, type: HttpRequest, url: "https://api.test/x"}
   - {id: after, type: WriteLine, text: "counter={{ vars.counter }} status={{ outputs.call.status }}"}
-)");
+)~");
   h.http.Reply(FakeHttpClient::Response(500));
   ASSERT_TRUE(h.StartAndRun());
   ASSERT_EQ(StatusOf(h.state), "Faulted");
@@ -520,7 +602,7 @@ activities:
 }
 
 TEST(BookmarkTest, RetryOfAFaultedInstanceInsideALoopContinuesTheLoop) {
-  Harness h(R"(
+  Harness h(R"~(
 id: retry-loop
 variables: {sum: 0}
 activities:
@@ -532,7 +614,7 @@ connections:
   - {from: loop, outcome: Iterate, to: call}
   - {from: call, to: add}
   - {from: loop, outcome: Done, to: done}
-)");
+)~");
   bool failed = false;
   h.http.responder = [&](const FakeHttpClient::Sent& s) -> Result<HttpResponseData> {
     if (s.url.ends_with("/2") && !failed) {

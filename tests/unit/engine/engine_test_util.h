@@ -74,16 +74,17 @@ class FakeHttpClient : public HttpClient {
     return r;
   }
 
-  void Reply(Result<HttpResponseData> r) { script_.push_back(std::move(r)); }
-  void FailWith(Status s) { script_.push_back(std::move(s)); }
+  void Reply(HttpResponseData r) { script_.push_back({std::move(r), Status::Ok()}); }
+  void FailWith(Status s) { script_.push_back({std::nullopt, std::move(s)}); }
 
   Result<HttpResponseData> Send(const HttpRequestSpec& request) override {
     sent.push_back({request.method, request.url, request.headers, request.body, request.timeout});
     if (on_send) on_send(sent.back());
     if (!script_.empty()) {
-      auto r = std::move(script_.front());
+      Scripted next = std::move(script_.front());
       script_.pop_front();
-      return r;
+      if (next.response) return std::move(*next.response);
+      return next.error;
     }
     if (responder) return responder(sent.back());
     return Response(200);
@@ -94,7 +95,12 @@ class FakeHttpClient : public HttpClient {
   std::function<void(const Sent&)> on_send;  // e.g. to move a ManualClock during a "slow" call
 
  private:
-  std::deque<Result<HttpResponseData>> script_;
+  // Not Result<>: g++ 12 at -O2 warns (falsely) about a moved-from variant in a deque.
+  struct Scripted {
+    std::optional<HttpResponseData> response;
+    Status error;
+  };
+  std::deque<Scripted> script_;
 };
 
 // One instance of one workflow run by an Engine on a ManualClock. Not movable: the engine's

@@ -28,14 +28,14 @@ TEST(FlowTest, ShortFormRunsActivitiesInTheOrderWritten) {
 }
 
 TEST(FlowTest, ShortFormPassesOutputsToLaterTemplates) {
-  Harness h(R"(
+  Harness h(R"~(
 id: outputs
 inputs: {name: {type: string, required: true}}
 activities:
   - {id: greet, type: Transform, value: "Hello {{ input.name }}"}
   - {id: shout, type: WriteLine, text: "{{ outputs.greet }}!"}
   - {id: result, type: SetOutput, name: greeting, value: "{{ outputs.shout }}"}
-)");
+)~");
   ASSERT_TRUE(h.StartAndRun({{"name", "Ada"}}));
   EXPECT_EQ(StatusOf(h.state), "Completed");
   EXPECT_THAT(h.lines, ElementsAre("Hello Ada!"));
@@ -43,7 +43,7 @@ activities:
 }
 
 TEST(FlowTest, ConnectionsDecideTheOrderNotTheListing) {
-  Harness h(R"(
+  Harness h(R"~(
 id: wired
 activities:
   - {id: c, type: WriteLine, text: "third"}
@@ -52,14 +52,14 @@ activities:
 connections:
   - {from: a, to: b}
   - {from: b, to: c}
-)");
+)~");
   ASSERT_TRUE(h.StartAndRun());
   EXPECT_EQ(StatusOf(h.state), "Completed");
   EXPECT_THAT(h.lines, ElementsAre("first", "second", "third"));
 }
 
 TEST(FlowTest, ActivityWithoutIncomingConnectionNeverRunsTwiceAndUnconnectedOnesRunAsStarts) {
-  Harness h(R"(
+  Harness h(R"~(
 id: starts
 activities:
   - {id: a, type: WriteLine, text: "a"}
@@ -67,7 +67,7 @@ activities:
   - {id: lone, type: WriteLine, text: "lone"}
 connections:
   - {from: a, to: b}
-)");
+)~");
   ASSERT_TRUE(h.StartAndRun());
   EXPECT_EQ(StatusOf(h.state), "Completed");
   EXPECT_EQ(h.Count("a"), 1u);
@@ -77,7 +77,7 @@ connections:
 
 TEST(FlowTest, MultipleOutgoingConnectionsRunInParallel) {
   // `slow` suspends on a timer; `fast` must not wait for it.
-  Harness h(R"(
+  Harness h(R"~(
 id: parallel
 activities:
   - {id: start, type: Noop}
@@ -90,7 +90,7 @@ connections:
   - {from: start, to: fast}
   - {from: slow, to: slowDone}
   - {from: fast, to: fastDone}
-)");
+)~");
   ASSERT_TRUE(h.StartAndRun());
   EXPECT_EQ(StatusOf(h.state), "Suspended");
   EXPECT_THAT(h.lines, ElementsAre("fast", "fast again"));
@@ -102,7 +102,7 @@ connections:
   EXPECT_THAT(h.lines, ElementsAre("fast", "fast again", "slow"));
 }
 
-const char* kIfWorkflow = R"(
+const char* kIfWorkflow = R"~(
 id: branch
 inputs: {total: {type: number, required: true}}
 activities:
@@ -112,7 +112,7 @@ activities:
 connections:
   - {from: big, outcome: "True", to: yes}
   - {from: big, outcome: "False", to: no}
-)";
+)~";
 
 TEST(FlowTest, IfTakesTrueWhenTheConditionHolds) {
   Harness h(kIfWorkflow);
@@ -135,7 +135,7 @@ TEST(FlowTest, IfTakesFalseOtherwise) {
 }
 
 TEST(FlowTest, IfAcceptsBareLuaConditionsWithLuaTruthiness) {
-  Harness h(R"(
+  Harness h(R"~(
 id: bare
 variables: {zero: 0, missing: null}
 activities:
@@ -146,13 +146,13 @@ activities:
 connections:
   - {from: zero, outcome: "True", to: zeroTrue}
   - {from: missing, outcome: "False", to: missingFalse}
-)");
+)~");
   ASSERT_TRUE(h.StartAndRun());
   EXPECT_EQ(StatusOf(h.state), "Completed");
   EXPECT_THAT(h.lines, ::testing::UnorderedElementsAre("zero is true", "nil is false"));
 }
 
-const char* kSwitchWorkflow = R"(
+const char* kSwitchWorkflow = R"~(
 id: switch
 inputs: {n: {type: integer, required: true}}
 activities:
@@ -168,7 +168,7 @@ connections:
   - {from: size, outcome: low, to: low}
   - {from: size, outcome: mid, to: mid}
   - {from: size, outcome: Default, to: other}
-)";
+)~";
 
 TEST(FlowTest, SwitchTakesTheFirstCaseThatHolds) {
   Harness h(kSwitchWorkflow);
@@ -194,7 +194,7 @@ TEST(FlowTest, SwitchTakesDefaultWhenNoCaseHolds) {
 }
 
 TEST(FlowTest, FinishCompletesAtOnceStopsOtherBranchesAndSetsTheOutput) {
-  Harness h(R"(
+  Harness h(R"~(
 id: finish
 activities:
   - {id: start, type: SetOutput, name: early, value: 1}
@@ -207,7 +207,7 @@ connections:
   - {from: start, to: nap}
   - {from: nap, to: finish}
   - {from: wait, to: afterWait}
-)");
+)~");
   ASSERT_TRUE(h.StartAndRun());
   EXPECT_EQ(StatusOf(h.state), "Suspended");
   EXPECT_EQ(h.state.bookmarks.size(), 2u);
@@ -224,7 +224,7 @@ connections:
 }
 
 TEST(FlowTest, FinishStopsTokensThatAreReadyButNotYetRun) {
-  Harness h(R"(
+  Harness h(R"~(
 id: finish-ready
 activities:
   - {id: fork, type: Fork, branches: [a, b]}
@@ -233,7 +233,7 @@ activities:
 connections:
   - {from: fork, outcome: a, to: finish}
   - {from: fork, outcome: b, to: other}
-)");
+)~");
   ASSERT_TRUE(h.StartAndRun());
   EXPECT_EQ(StatusOf(h.state), "Completed");
   EXPECT_EQ(h.state.output, (Json{{"winner", "a"}}));
@@ -242,14 +242,14 @@ connections:
 }
 
 TEST(FlowTest, FailFaultsTheInstanceWithAnIncident) {
-  Harness h(R"(
+  Harness h(R"~(
 id: fail
 inputs: {x: {type: integer}}
 activities:
   - {id: before, type: WriteLine, text: "before"}
   - {id: stop, type: Fail, message: "bad input {{ input.x }}"}
   - {id: after, type: WriteLine, text: "after"}
-)");
+)~");
   ASSERT_TRUE(h.StartAndRun({{"x", 7}}));
   EXPECT_EQ(StatusOf(h.state), "Faulted");
   EXPECT_THAT(h.lines, ElementsAre("before"));
@@ -267,14 +267,14 @@ activities:
 }
 
 TEST(FlowTest, FailIsCaughtByAnErrorConnection) {
-  Harness h(R"(
+  Harness h(R"~(
 id: fail-caught
 activities:
   - {id: stop, type: Fail, message: "nope"}
   - {id: handler, type: WriteLine, text: "handled: {{ outputs.stop.error }}"}
 connections:
   - {from: stop, outcome: Error, to: handler}
-)");
+)~");
   ASSERT_TRUE(h.StartAndRun());
   EXPECT_EQ(StatusOf(h.state), "Completed");
   EXPECT_THAT(h.lines, ElementsAre("handled: nope"));
@@ -282,7 +282,7 @@ connections:
 }
 
 TEST(FlowTest, ErrorConnectionCatchesAFailureOnlyAfterRetriesAreExhausted) {
-  Harness h(R"(
+  Harness h(R"~(
 id: caught
 activities:
   - {id: fetch, type: HttpRequest, url: "https://api.test/x", retry: {maxAttempts: 2, backoff: fixed, initial: 1s, jitter: 0}}
@@ -291,7 +291,7 @@ activities:
 connections:
   - {from: fetch, to: ok}
   - {from: fetch, outcome: Error, to: handler}
-)");
+)~");
   h.http.responder = [](const FakeHttpClient::Sent&) -> Result<HttpResponseData> {
     return Unavailable("connection refused");
   };
@@ -316,7 +316,7 @@ connections:
 }
 
 TEST(FlowTest, NonSuccessStatusTakesFailedWhenConnected) {
-  Harness h(R"(
+  Harness h(R"~(
 id: failed-outcome
 activities:
   - {id: fetch, type: HttpRequest, url: "https://api.test/missing", retry: {maxAttempts: 3, jitter: 0}}
@@ -325,7 +325,7 @@ activities:
 connections:
   - {from: fetch, to: ok}
   - {from: fetch, outcome: Failed, to: notFound}
-)");
+)~");
   h.http.Reply(FakeHttpClient::Response(404, R"({"error":"missing"})"));
   ASSERT_TRUE(h.StartAndRun());
   EXPECT_EQ(StatusOf(h.state), "Completed");
@@ -360,11 +360,11 @@ activities:
 }
 
 TEST(FlowTest, TemplateErrorInAnInputFaultsTheActivity) {
-  Harness h(R"(
+  Harness h(R"~(
 id: bad-template
 activities:
   - {id: broken, type: WriteLine, text: "{{ input.missing.deeper }}"}
-)");
+)~");
   ASSERT_TRUE(h.StartAndRun());
   EXPECT_EQ(StatusOf(h.state), "Faulted");
   ASSERT_EQ(h.state.incidents.size(), 1u);
@@ -373,7 +373,7 @@ activities:
 }
 
 TEST(FlowTest, FailureInOneBranchFaultsTheWholeInstance) {
-  Harness h(R"(
+  Harness h(R"~(
 id: branch-fault
 activities:
   - {id: fork, type: Fork, branches: [ok, bad]}
@@ -382,7 +382,7 @@ activities:
 connections:
   - {from: fork, outcome: ok, to: wait}
   - {from: fork, outcome: bad, to: boom}
-)");
+)~");
   ASSERT_TRUE(h.StartAndRun());
   EXPECT_EQ(StatusOf(h.state), "Faulted");
   EXPECT_EQ(h.state.fault_message, "broken branch");
@@ -390,14 +390,14 @@ connections:
 }
 
 TEST(FlowTest, StartRejectsMissingAndMistypedInputs) {
-  auto wf = CompileYaml(R"(
+  auto wf = CompileYaml(R"~(
 id: inputs
 inputs:
   orderId: {type: string, required: true}
   count: {type: integer, default: 3}
 activities:
   - {id: a, type: Noop}
-)");
+)~");
   ASSERT_TRUE(wf);
   ManualClock clock(T0());
   EngineServices services;

@@ -13,7 +13,7 @@ using std::chrono::minutes;
 using std::chrono::seconds;
 
 TEST(JoinTest, AllWaitsForEveryBranchThatCanStillArrive) {
-  Harness h(R"(
+  Harness h(R"~(
 id: fork-join
 activities:
   - {id: fork, type: Fork, branches: [quick, slow]}
@@ -29,7 +29,7 @@ connections:
   - {from: quick, to: join}
   - {from: slow, to: join}
   - {from: join, to: after}
-)");
+)~");
   ASSERT_TRUE(h.StartAndRun());
   EXPECT_EQ(StatusOf(h.state), "Suspended");
   EXPECT_THAT(h.lines, ElementsAre("quick"));
@@ -48,7 +48,7 @@ connections:
 }
 
 TEST(JoinTest, AllMergesSeveralOutgoingConnectionsWithoutAFork) {
-  Harness h(R"(
+  Harness h(R"~(
 id: implicit-fork
 activities:
   - {id: start, type: Noop}
@@ -65,7 +65,7 @@ connections:
   - {from: b, to: join}
   - {from: c, to: join}
   - {from: join, to: after}
-)");
+)~");
   ASSERT_TRUE(h.StartAndRun());
   EXPECT_EQ(StatusOf(h.state), "Suspended");
   EXPECT_EQ(h.Count("after"), 0u);
@@ -75,7 +75,7 @@ connections:
   EXPECT_EQ(h.Count("after"), 1u);
 }
 
-const char* kIfJoin = R"(
+const char* kIfJoin = R"~(
 id: if-join
 inputs: {flag: {type: boolean, required: true}}
 activities:
@@ -90,7 +90,7 @@ connections:
   - {from: yes, to: join}
   - {from: no, to: join}
   - {from: join, to: after}
-)";
+)~";
 
 TEST(JoinTest, AllAfterAnIfWhereOnlyTheTrueBranchRunsDoesNotDeadlock) {
   Harness h(kIfJoin);
@@ -111,7 +111,7 @@ TEST(JoinTest, AllAfterAnIfWhereOnlyTheFalseBranchRunsDoesNotDeadlock) {
 TEST(JoinTest, AllWaitsForASuspendedBranchButNotForTheIfBranchNotTaken) {
   // A parallel branch arrives first while the If is still undecided; the If then takes a branch
   // that suspends. The join must wait for that branch, and only for it.
-  Harness h(R"(
+  Harness h(R"~(
 id: if-join-parallel
 inputs: {flag: {type: boolean, required: true}}
 activities:
@@ -131,7 +131,7 @@ connections:
   - {from: wait, to: join}
   - {from: no, to: join}
   - {from: join, to: after}
-)");
+)~");
   ASSERT_TRUE(h.StartAndRun({{"flag", true}}));
   EXPECT_EQ(StatusOf(h.state), "Suspended");
   EXPECT_EQ(h.Count("join"), 0u) << "the True branch is still on its way";
@@ -142,7 +142,7 @@ connections:
 }
 
 TEST(JoinTest, AllFiresWhenABranchTurnsAwayFromTheJoin) {
-  Harness h(R"(
+  Harness h(R"~(
 id: turn-away
 activities:
   - {id: start, type: Noop}
@@ -160,7 +160,7 @@ connections:
   - {from: check, outcome: "False", to: elsewhere}
   - {from: b, to: join}
   - {from: join, to: after}
-)");
+)~");
   ASSERT_TRUE(h.StartAndRun());
   EXPECT_EQ(h.Count("after"), 1u) << "`elsewhere` cannot reach the join, so the join must not wait for it";
   EXPECT_EQ(StatusOf(h.state), "Suspended");
@@ -169,12 +169,12 @@ connections:
 }
 
 TEST(JoinTest, AllFiresWhenTheOtherBranchFailureIsCaughtElsewhere) {
-  Harness h(R"(
+  Harness h(R"~(
 id: join-error
 activities:
   - {id: fork, type: Fork, branches: [a, b]}
   - {id: a, type: WriteLine, text: "a"}
-  - {id: bad, type: Fail, message: "nope"}
+  - {id: bad, type: Script, code: "error('nope')"}
   - {id: handler, type: WriteLine, text: "handled"}
   - {id: join, type: Join, mode: all}
   - {id: after, type: WriteLine, text: "after"}
@@ -185,13 +185,41 @@ connections:
   - {from: bad, to: join}
   - {from: bad, outcome: Error, to: handler}
   - {from: join, to: after}
-)");
+)~");
   ASSERT_TRUE(h.StartAndRun());
   EXPECT_EQ(StatusOf(h.state), "Completed");
   EXPECT_THAT(h.lines, UnorderedElementsAre("a", "handled", "after"));
 }
 
-const char* kRace = R"(
+TEST(JoinTest, RetryOfAFaultedBranchCompletesThePendingJoin) {
+  Harness h(R"~(
+id: join-retry
+activities:
+  - {id: fork, type: Fork, branches: [a, b]}
+  - {id: a, type: WriteLine, text: "a"}
+  - {id: call, type: HttpRequest, url: "https://api.test/x"}
+  - {id: join, type: Join, mode: all}
+  - {id: after, type: WriteLine, text: "after"}
+connections:
+  - {from: fork, outcome: a, to: a}
+  - {from: fork, outcome: b, to: call}
+  - {from: a, to: join}
+  - {from: call, to: join}
+  - {from: join, to: after}
+)~");
+  h.http.Reply(FakeHttpClient::Response(500));
+  ASSERT_TRUE(h.StartAndRun());
+  ASSERT_EQ(StatusOf(h.state), "Faulted");
+  EXPECT_EQ(h.Count("join"), 0u);
+  ASSERT_TRUE(h.engine->Retry(*h.wf, h.state).ok());
+  h.Burst();
+  EXPECT_EQ(StatusOf(h.state), "Completed");
+  EXPECT_THAT(h.lines, ElementsAre("a", "after"));
+  EXPECT_EQ(h.Count("join"), 1u);
+  EXPECT_EQ(h.Count("a"), 1u);
+}
+
+const char* kRace = R"~(
 id: race
 activities:
   - {id: fork, type: Fork, branches: [approve, expire]}
@@ -205,7 +233,7 @@ connections:
   - {from: wait, to: join}
   - {from: timer, to: join}
   - {from: join, to: after}
-)";
+)~";
 
 TEST(JoinTest, AnyTakesTheEventAndCancelsTheTimerBookmark) {
   Harness h(kRace);
@@ -242,7 +270,7 @@ TEST(JoinTest, AnyTakesTheTimerAndCancelsTheEventBookmark) {
 
 TEST(JoinTest, AnyContinuesOnceWhenBothBranchesArriveInTheSameBurst) {
   // Both branches reach the join before it runs: the continuation must still run once.
-  Harness h(R"(
+  Harness h(R"~(
 id: any-same-burst
 activities:
   - {id: fork, type: Fork, branches: [a, b]}
@@ -256,7 +284,7 @@ connections:
   - {from: a, to: join}
   - {from: b, to: join}
   - {from: join, to: after}
-)");
+)~");
   ASSERT_TRUE(h.StartAndRun());
   EXPECT_EQ(StatusOf(h.state), "Completed");
   EXPECT_EQ(h.Count("join"), 1u);
@@ -265,7 +293,7 @@ connections:
 }
 
 TEST(JoinTest, AnyContinuesOnceWhenTwoTimersFireTogether) {
-  Harness h(R"(
+  Harness h(R"~(
 id: any-timers
 activities:
   - {id: fork, type: Fork, branches: [a, b]}
@@ -279,14 +307,97 @@ connections:
   - {from: a, to: join}
   - {from: b, to: join}
   - {from: join, to: after}
-)");
+)~");
   ASSERT_TRUE(h.StartAndRun());
   h.Advance(seconds(10));
   EXPECT_EQ(StatusOf(h.state), "Completed");
   EXPECT_EQ(h.Count("after"), 1u);
 }
 
-const char* kLoopJoin = R"(
+TEST(JoinTest, AnyCancelsALoopRunningInTheLosingBranch) {
+  Harness h(R"~(
+id: any-loop
+variables: {polls: 0}
+activities:
+  - {id: fork, type: Fork, branches: [poll, wait]}
+  - {id: poll, type: While, condition: "true", maxIterations: 100}
+  - {id: nap, type: Delay, duration: 10s}
+  - {id: bump, type: SetVariable, name: polls, value: "{{ vars.polls + 1 }}"}
+  - {id: wait, type: WaitForEvent, event: stop}
+  - {id: join, type: Join, mode: any}
+  - {id: after, type: WriteLine, text: "after {{ vars.polls }}"}
+connections:
+  - {from: fork, outcome: poll, to: poll}
+  - {from: fork, outcome: wait, to: wait}
+  - {from: poll, outcome: Iterate, to: nap}
+  - {from: nap, to: bump}
+  - {from: poll, outcome: Done, to: join}
+  - {from: wait, to: join}
+  - {from: join, to: after}
+)~");
+  ASSERT_TRUE(h.StartAndRun());
+  h.Advance(seconds(10));
+  h.Advance(seconds(10));
+  EXPECT_EQ(h.state.variables["polls"], 2);
+  EXPECT_EQ(h.Event("stop", "", nullptr), 1u);
+  EXPECT_EQ(StatusOf(h.state), "Completed");
+  EXPECT_THAT(h.lines, ElementsAre("after 2"));
+  EXPECT_TRUE(h.state.bookmarks.empty()) << "the loop's timer is cancelled with it";
+  EXPECT_TRUE(h.state.frames.empty());
+  EXPECT_EQ(h.state.root_live, 0);
+}
+
+TEST(JoinTest, AnyCancelsARetryingBranch) {
+  Harness h(R"~(
+id: any-retry
+activities:
+  - {id: fork, type: Fork, branches: [call, timer]}
+  - {id: call, type: HttpRequest, url: "https://api.test/x", retry: {maxAttempts: 10, initial: 1m, jitter: 0}}
+  - {id: timer, type: Delay, duration: 30s}
+  - {id: join, type: Join, mode: any}
+  - {id: after, type: WriteLine, text: "after"}
+connections:
+  - {from: fork, outcome: call, to: call}
+  - {from: fork, outcome: timer, to: timer}
+  - {from: call, to: join}
+  - {from: timer, to: join}
+  - {from: join, to: after}
+)~");
+  h.http.FailWith(Unavailable("down"));
+  ASSERT_TRUE(h.StartAndRun());
+  h.RunTimers();
+  EXPECT_EQ(StatusOf(h.state), "Completed");
+  EXPECT_EQ(h.http.sent.size(), 1u) << "the retry is cancelled when the timer wins";
+  EXPECT_THAT(h.lines, ElementsAre("after"));
+}
+
+TEST(JoinTest, AnyCancelsAChildWorkflowInTheLosingBranch) {
+  Harness h(R"~(
+id: any-child
+activities:
+  - {id: fork, type: Fork, branches: [child, timer]}
+  - {id: child, type: RunWorkflow, workflow: slow-child}
+  - {id: timer, type: Delay, duration: 1m}
+  - {id: join, type: Join, mode: any}
+connections:
+  - {from: fork, outcome: child, to: child}
+  - {from: fork, outcome: timer, to: timer}
+  - {from: child, to: join}
+  - {from: timer, to: join}
+)~");
+  ASSERT_TRUE(h.StartAndRun());
+  const Bookmark* b = h.FindBookmark("child");
+  ASSERT_NE(b, nullptr);
+  std::string child_id = b->child_id;
+  h.state.outbox.clear();
+  h.Advance(minutes(1));
+  EXPECT_EQ(StatusOf(h.state), "Completed");
+  ASSERT_EQ(h.state.outbox.size(), 1u);
+  EXPECT_EQ(h.state.outbox[0].kind, "cancelChild");
+  EXPECT_EQ(h.state.outbox[0].payload["instanceId"], child_id);
+}
+
+const char* kLoopJoin = R"~(
 id: loop-join
 inputs: {parallel: {type: integer, default: 1}}
 activities:
@@ -307,7 +418,7 @@ connections:
   - {from: right, to: join}
   - {from: join, to: joined}
   - {from: loop, outcome: Done, to: done}
-)";
+)~";
 
 void ExpectJoinedAfterBothBranches(const std::vector<std::string>& lines) {
   for (const char* i : {"1", "2", "3"}) {
@@ -350,7 +461,7 @@ TEST(JoinTest, JoinInsideParallelLoopIterationsKeepsIterationsApart) {
 }
 
 TEST(JoinTest, JoinAnyInsideLoopIterationsCancelsOnlyThatIterationsBranch) {
-  Harness h(R"(
+  Harness h(R"~(
 id: loop-any
 activities:
   - {id: loop, type: ForEach, items: [a, b], parallel: 2}
@@ -366,7 +477,7 @@ connections:
   - {from: wait, to: join}
   - {from: timer, to: join}
   - {from: join, to: joined}
-)");
+)~");
   ASSERT_TRUE(h.StartAndRun());
   EXPECT_EQ(h.state.bookmarks.size(), 4u);
   EXPECT_EQ(h.Event("go-a", "", nullptr), 1u);
@@ -377,6 +488,39 @@ connections:
   EXPECT_EQ(StatusOf(h.state), "Completed");
   EXPECT_THAT(h.lines, ElementsAre("a", "b"));
   EXPECT_TRUE(h.state.bookmarks.empty());
+}
+
+TEST(JoinTest, ManyParallelIterationsWithJoinsAllComplete) {
+  Harness h(R"~(
+id: wide
+variables: {n: 0}
+activities:
+  - {id: loop, type: ForEach, items: "{{ (function() local t = {} for i = 1, 200 do t[i] = i end return t end)() }}", parallel: 50}
+  - {id: fork, type: Fork, branches: [a, b, c]}
+  - {id: a, type: Noop}
+  - {id: b, type: Noop}
+  - {id: c, type: Delay, duration: "{{ item % 7 }}s"}
+  - {id: join, type: Join}
+  - {id: count, type: SetVariable, name: n, value: "{{ vars.n + 1 }}"}
+  - {id: done, type: WriteLine, text: "{{ vars.n }}"}
+connections:
+  - {from: loop, outcome: Iterate, to: fork}
+  - {from: fork, outcome: a, to: a}
+  - {from: fork, outcome: b, to: b}
+  - {from: fork, outcome: c, to: c}
+  - {from: a, to: join}
+  - {from: b, to: join}
+  - {from: c, to: join}
+  - {from: join, to: count}
+  - {from: loop, outcome: Done, to: done}
+)~");
+  ASSERT_TRUE(h.StartAndRun());
+  h.RunTimers();
+  EXPECT_EQ(StatusOf(h.state), "Completed");
+  EXPECT_THAT(h.lines, ElementsAre("200"));
+  EXPECT_EQ(h.Count("join"), 200u);
+  EXPECT_EQ(h.state.root_live, 0);
+  EXPECT_TRUE(h.state.frames.empty());
 }
 
 }  // namespace

@@ -18,7 +18,7 @@ size_t IterationFrames(const InstanceState& s) {
 }
 
 TEST(LoopTest, ForEachRunsItemsInOrderWithItemAndIndex) {
-  Harness h(R"(
+  Harness h(R"~(
 id: foreach
 activities:
   - {id: loop, type: ForEach, items: [apple, banana, cherry]}
@@ -27,7 +27,7 @@ activities:
 connections:
   - {from: loop, outcome: Iterate, to: say}
   - {from: loop, outcome: Done, to: done}
-)");
+)~");
   ASSERT_TRUE(h.StartAndRun());
   EXPECT_EQ(StatusOf(h.state), "Completed");
   EXPECT_THAT(h.lines, ElementsAre("0:apple", "1:banana", "2:cherry", "done"));
@@ -38,7 +38,7 @@ connections:
 }
 
 TEST(LoopTest, ForEachAsNamesTheItemAndItemsMayComeFromATemplate) {
-  Harness h(R"(
+  Harness h(R"~(
 id: foreach-as
 inputs: {fruits: {type: array, required: true}}
 activities:
@@ -46,14 +46,14 @@ activities:
   - {id: say, type: WriteLine, text: "{{ index }}={{ fruit.name }}"}
 connections:
   - {from: loop, outcome: Iterate, to: say}
-)");
+)~");
   ASSERT_TRUE(h.StartAndRun({{"fruits", Json::array({{{"name", "fig"}}, {{"name", "kiwi"}}})}}));
   EXPECT_EQ(StatusOf(h.state), "Completed");
   EXPECT_THAT(h.lines, ElementsAre("0=fig", "1=kiwi"));
 }
 
 TEST(LoopTest, LoopVariablesAreNotVisibleAfterTheLoop) {
-  Harness h(R"(
+  Harness h(R"~(
 id: scope
 activities:
   - {id: loop, type: ForEach, items: [1, 2]}
@@ -62,14 +62,14 @@ activities:
 connections:
   - {from: loop, outcome: Iterate, to: body}
   - {from: loop, outcome: Done, to: after}
-)");
+)~");
   ASSERT_TRUE(h.StartAndRun());
   EXPECT_EQ(StatusOf(h.state), "Completed");
   EXPECT_THAT(h.lines, ElementsAre("true"));
 }
 
 TEST(LoopTest, SequentialForEachWaitsForASuspendedIterationBeforeTheNext) {
-  Harness h(R"(
+  Harness h(R"~(
 id: foreach-suspend
 activities:
   - {id: loop, type: ForEach, items: [a, b, c]}
@@ -82,7 +82,7 @@ connections:
   - {from: begin, to: nap}
   - {from: nap, to: end}
   - {from: loop, outcome: Done, to: done}
-)");
+)~");
   ASSERT_TRUE(h.StartAndRun());
   EXPECT_THAT(h.lines, ElementsAre("begin a"));
   EXPECT_EQ(h.RunTimers(), 3);
@@ -92,7 +92,7 @@ connections:
 }
 
 TEST(LoopTest, ParallelForEachRunsAtMostNIterationsAtOnce) {
-  Harness h(R"(
+  Harness h(R"~(
 id: foreach-parallel
 activities:
   - {id: loop, type: ForEach, items: [5, 1, 4, 2, 3, 1, 2], parallel: 3}
@@ -103,7 +103,7 @@ connections:
   - {from: loop, outcome: Iterate, to: nap}
   - {from: nap, to: end}
   - {from: loop, outcome: Done, to: done}
-)");
+)~");
   ASSERT_TRUE(h.Start());
   size_t max_active = 0;
   int guard = 0;
@@ -134,7 +134,7 @@ connections:
 TEST(LoopTest, ParallelIterationsSeeTheirOwnOutputs) {
   // Each iteration computes `label` and reads it back after a nap; with two iterations in flight
   // the other iteration's `label` must not leak in.
-  Harness h(R"(
+  Harness h(R"~(
 id: foreach-outputs
 activities:
   - {id: loop, type: ForEach, items: [a, b, c, d], parallel: 2}
@@ -145,7 +145,7 @@ connections:
   - {from: loop, outcome: Iterate, to: label}
   - {from: label, to: nap}
   - {from: nap, to: read}
-)");
+)~");
   ASSERT_TRUE(h.StartAndRun());
   h.RunTimers();
   EXPECT_EQ(StatusOf(h.state), "Completed");
@@ -154,7 +154,7 @@ connections:
 }
 
 TEST(LoopTest, ParallelIterationsSeeTheirOwnItemAndIndex) {
-  Harness h(R"(
+  Harness h(R"~(
 id: foreach-vars
 activities:
   - {id: loop, type: ForEach, items: [x, y, z], parallel: 3, as: letter}
@@ -163,7 +163,7 @@ activities:
 connections:
   - {from: loop, outcome: Iterate, to: nap}
   - {from: nap, to: read}
-)");
+)~");
   ASSERT_TRUE(h.StartAndRun());
   EXPECT_EQ(IterationFrames(h.state), 3u);
   h.RunTimers();
@@ -172,7 +172,7 @@ connections:
 }
 
 TEST(LoopTest, EmptyItemsTakeDoneAtOnce) {
-  Harness h(R"(
+  Harness h(R"~(
 id: foreach-empty
 activities:
   - {id: loop, type: ForEach, items: []}
@@ -181,7 +181,7 @@ activities:
 connections:
   - {from: loop, outcome: Iterate, to: body}
   - {from: loop, outcome: Done, to: done}
-)");
+)~");
   ASSERT_TRUE(h.StartAndRun());
   EXPECT_EQ(StatusOf(h.state), "Completed");
   EXPECT_THAT(h.lines, ElementsAre("done"));
@@ -190,14 +190,14 @@ connections:
 }
 
 TEST(LoopTest, NonListItemsFaultTheLoop) {
-  Harness h(R"(
+  Harness h(R"~(
 id: foreach-bad
 activities:
   - {id: loop, type: ForEach, items: "{{ 'not a list' }}"}
   - {id: body, type: Noop}
 connections:
   - {from: loop, outcome: Iterate, to: body}
-)");
+)~");
   ASSERT_TRUE(h.StartAndRun());
   EXPECT_EQ(StatusOf(h.state), "Faulted");
   ASSERT_EQ(h.state.incidents.size(), 1u);
@@ -206,7 +206,7 @@ connections:
 }
 
 TEST(LoopTest, NestedForEachRunsInnerLoopPerOuterItemWithShadowedIndex) {
-  Harness h(R"(
+  Harness h(R"~(
 id: nested
 activities:
   - {id: rows, type: ForEach, items: [1, 2], as: row}
@@ -219,7 +219,7 @@ connections:
   - {from: cols, outcome: Iterate, to: cell}
   - {from: cols, outcome: Done, to: rowDone}
   - {from: rows, outcome: Done, to: done}
-)");
+)~");
   ASSERT_TRUE(h.StartAndRun());
   EXPECT_EQ(StatusOf(h.state), "Completed");
   EXPECT_THAT(h.lines,
@@ -229,7 +229,7 @@ connections:
 }
 
 TEST(LoopTest, NestedParallelLoopsWithSuspensionsFinishEveryCell) {
-  Harness h(R"(
+  Harness h(R"~(
 id: nested-parallel
 activities:
   - {id: rows, type: ForEach, items: [1, 2, 3], as: row, parallel: 2}
@@ -242,7 +242,7 @@ connections:
   - {from: cols, outcome: Iterate, to: nap}
   - {from: nap, to: cell}
   - {from: rows, outcome: Done, to: done}
-)");
+)~");
   ASSERT_TRUE(h.StartAndRun());
   EXPECT_EQ(h.state.bookmarks.size(), 4u) << "two rows with two columns each";
   h.RunTimers();
@@ -254,7 +254,7 @@ connections:
 }
 
 TEST(LoopTest, WhileRunsWhileTheCounterConditionHolds) {
-  Harness h(R"(
+  Harness h(R"~(
 id: while
 variables: {n: 0}
 activities:
@@ -266,7 +266,7 @@ connections:
   - {from: loop, outcome: Iterate, to: bump}
   - {from: bump, to: say}
   - {from: loop, outcome: Done, to: done}
-)");
+)~");
   ASSERT_TRUE(h.StartAndRun());
   EXPECT_EQ(StatusOf(h.state), "Completed");
   EXPECT_THAT(h.lines, ElementsAre("n=1 index=0", "n=2 index=1", "n=3 index=2", "done at 3"));
@@ -274,7 +274,7 @@ connections:
 }
 
 TEST(LoopTest, WhileWithAFalseConditionTakesDoneAtOnce) {
-  Harness h(R"(
+  Harness h(R"~(
 id: while-never
 activities:
   - {id: loop, type: While, condition: "false"}
@@ -283,14 +283,14 @@ activities:
 connections:
   - {from: loop, outcome: Iterate, to: body}
   - {from: loop, outcome: Done, to: done}
-)");
+)~");
   ASSERT_TRUE(h.StartAndRun());
   EXPECT_EQ(StatusOf(h.state), "Completed");
   EXPECT_THAT(h.lines, ElementsAre("done"));
 }
 
 TEST(LoopTest, WhileMaxIterationsGuardFaultsTheInstance) {
-  Harness h(R"(
+  Harness h(R"~(
 id: while-guard
 activities:
   - {id: loop, type: While, condition: "true", maxIterations: 5}
@@ -299,7 +299,7 @@ activities:
 connections:
   - {from: loop, outcome: Iterate, to: body}
   - {from: loop, outcome: Done, to: done}
-)");
+)~");
   ASSERT_TRUE(h.StartAndRun());
   EXPECT_EQ(StatusOf(h.state), "Faulted");
   EXPECT_EQ(h.Count("body"), 5u);
@@ -310,8 +310,27 @@ connections:
   EXPECT_THAT(h.state.incidents[0].message, HasSubstr("maxIterations (5)"));
 }
 
+TEST(LoopTest, WhileMaxIterationsIsCaughtByAnErrorConnection) {
+  Harness h(R"~(
+id: while-guard-caught
+activities:
+  - {id: loop, type: While, condition: "true", maxIterations: 3}
+  - {id: body, type: Noop}
+  - {id: handler, type: WriteLine, text: "{{ outputs.loop.error }}"}
+connections:
+  - {from: loop, outcome: Iterate, to: body}
+  - {from: loop, outcome: Error, to: handler}
+)~");
+  ASSERT_TRUE(h.StartAndRun());
+  EXPECT_EQ(StatusOf(h.state), "Completed");
+  ASSERT_EQ(h.lines.size(), 1u);
+  EXPECT_THAT(h.lines[0], HasSubstr("maxIterations (3)"));
+  EXPECT_TRUE(h.state.frames.empty());
+  EXPECT_EQ(h.state.root_live, 0);
+}
+
 TEST(LoopTest, WhileWithSuspendingBodyReevaluatesTheConditionAfterEachIteration) {
-  Harness h(R"(
+  Harness h(R"~(
 id: while-poll
 variables: {tries: 0}
 activities:
@@ -323,7 +342,7 @@ connections:
   - {from: loop, outcome: Iterate, to: nap}
   - {from: nap, to: bump}
   - {from: loop, outcome: Done, to: done}
-)");
+)~");
   ASSERT_TRUE(h.StartAndRun());
   EXPECT_EQ(StatusOf(h.state), "Suspended");
   EXPECT_EQ(h.RunTimers(), 2);
@@ -332,7 +351,7 @@ connections:
 }
 
 TEST(LoopTest, DoneFollowsTheLastIterationEvenWhenIterationsFinishOutOfOrder) {
-  Harness h(R"(
+  Harness h(R"~(
 id: done-last
 activities:
   - {id: loop, type: ForEach, items: [3, 1, 2], parallel: 3}
@@ -343,7 +362,7 @@ connections:
   - {from: loop, outcome: Iterate, to: nap}
   - {from: nap, to: end}
   - {from: loop, outcome: Done, to: done}
-)");
+)~");
   ASSERT_TRUE(h.StartAndRun());
   EXPECT_EQ(h.Count("loop"), 0u) << "the loop is not done while iterations run";
   h.RunTimers();
@@ -362,7 +381,7 @@ connections:
 
 TEST(LoopTest, IterationEndsWhenItsBranchEndsEvenWithSeveralActivities) {
   // The Iterate branch forks into two activities; the iteration ends only when both are done.
-  Harness h(R"(
+  Harness h(R"~(
 id: fork-in-loop
 activities:
   - {id: loop, type: ForEach, items: [1, 2]}
@@ -377,7 +396,7 @@ connections:
   - {from: split, to: nap}
   - {from: nap, to: slow}
   - {from: loop, outcome: Done, to: done}
-)");
+)~");
   ASSERT_TRUE(h.StartAndRun());
   EXPECT_THAT(h.lines, ElementsAre("quick 1"));
   h.RunTimers();

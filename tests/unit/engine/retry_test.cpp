@@ -23,12 +23,12 @@ const Bookmark* RetryBookmark(const InstanceState& s) {
 }
 
 TEST(RetryTest, FailingTwiceThenSucceedingJournalsAttemptsOneTwoThree) {
-  Harness h(R"(
+  Harness h(R"~(
 id: retry
 activities:
   - {id: fetch, type: HttpRequest, url: "https://api.test/orders", retry: {maxAttempts: 3, backoff: fixed, initial: 2s, jitter: 0}}
   - {id: after, type: WriteLine, text: "status {{ outputs.fetch.status }}"}
-)");
+)~");
   h.http.FailWith(Unavailable("connection reset"));
   h.http.Reply(FakeHttpClient::Response(503));
   h.http.Reply(FakeHttpClient::Response(200, R"({"id": 7})"));
@@ -57,11 +57,11 @@ activities:
 }
 
 TEST(RetryTest, FixedBackoffIsATimerBookmarkDueAfterTheInitialDelay) {
-  Harness h(R"(
+  Harness h(R"~(
 id: fixed
 activities:
   - {id: fetch, type: HttpRequest, url: "https://api.test/x", retry: {maxAttempts: 4, backoff: fixed, initial: 3s, jitter: 0}}
-)");
+)~");
   h.http.responder = Refused;
   ASSERT_TRUE(h.StartAndRun());
   for (int attempt = 1; attempt <= 3; ++attempt) {
@@ -85,11 +85,11 @@ activities:
 }
 
 TEST(RetryTest, ExponentialBackoffDoublesFromTheInitialDelayUpToMax) {
-  Harness h(R"(
+  Harness h(R"~(
 id: exponential
 activities:
   - {id: fetch, type: HttpRequest, url: "https://api.test/x", retry: {maxAttempts: 6, backoff: exponential, initial: 1s, max: 5s, jitter: 0}}
-)");
+)~");
   h.http.responder = Refused;
   ASSERT_TRUE(h.StartAndRun());
   std::vector<std::chrono::milliseconds> delays;
@@ -104,11 +104,11 @@ activities:
 }
 
 TEST(RetryTest, JitterStaysWithinItsFraction) {
-  Harness h(R"(
+  Harness h(R"~(
 id: jitter
 activities:
   - {id: fetch, type: HttpRequest, url: "https://api.test/x", retry: {maxAttempts: 20, backoff: fixed, initial: 10s, jitter: 0.5}}
-)");
+)~");
   h.http.responder = Refused;
   ASSERT_TRUE(h.StartAndRun());
   int n = 0;
@@ -123,12 +123,12 @@ activities:
 }
 
 TEST(RetryTest, ExhaustedRetriesFaultWithAnIncident) {
-  Harness h(R"(
+  Harness h(R"~(
 id: exhausted
 activities:
   - {id: fetch, type: HttpRequest, url: "https://api.test/x", retry: {maxAttempts: 3, initial: 1s, jitter: 0}}
   - {id: after, type: WriteLine, text: "after"}
-)");
+)~");
   h.http.responder = Refused;
   ASSERT_TRUE(h.StartAndRun());
   EXPECT_EQ(h.RunTimers(), 2);
@@ -144,11 +144,11 @@ activities:
 }
 
 TEST(RetryTest, NonRetryableFailureIsNotRetried) {
-  Harness h(R"(
+  Harness h(R"~(
 id: non-retryable
 activities:
   - {id: fetch, type: HttpRequest, url: "https://api.test/x", retry: {maxAttempts: 5, jitter: 0}}
-)");
+)~");
   h.http.FailWith(FailedPrecondition("destination denied by the SSRF guard"));
   ASSERT_TRUE(h.StartAndRun());
   EXPECT_EQ(StatusOf(h.state), "Faulted");
@@ -156,7 +156,7 @@ activities:
 }
 
 TEST(RetryTest, RetriedActivityInsideALoopKeepsItsIteration) {
-  Harness h(R"(
+  Harness h(R"~(
 id: loop-retry
 activities:
   - {id: loop, type: ForEach, items: [a, b, c]}
@@ -165,7 +165,7 @@ activities:
 connections:
   - {from: loop, outcome: Iterate, to: fetch}
   - {from: fetch, to: say}
-)");
+)~");
   int failures = 0;
   h.http.responder = [&](const FakeHttpClient::Sent& s) -> Result<HttpResponseData> {
     std::string item = s.url.substr(s.url.rfind('/') + 1);
@@ -179,12 +179,12 @@ connections:
 }
 
 TEST(RetryTest, TimeoutOnASuspendedActivityFailsIt) {
-  Harness h(R"(
+  Harness h(R"~(
 id: timeout
 activities:
   - {id: hook, type: WaitForWebhook, path: callback, timeout: 30s}
   - {id: after, type: WriteLine, text: "after"}
-)");
+)~");
   ASSERT_TRUE(h.StartAndRun());
   EXPECT_EQ(StatusOf(h.state), "Suspended");
   const Bookmark* b = h.FindBookmark("hook");
@@ -207,7 +207,7 @@ activities:
 }
 
 TEST(RetryTest, TimeoutIsCaughtByAnErrorConnection) {
-  Harness h(R"(
+  Harness h(R"~(
 id: timeout-caught
 activities:
   - {id: hook, type: WaitForWebhook, path: callback, timeout: 30s}
@@ -216,7 +216,7 @@ activities:
 connections:
   - {from: hook, to: ok}
   - {from: hook, outcome: Error, to: late}
-)");
+)~");
   ASSERT_TRUE(h.StartAndRun());
   h.Advance(seconds(30));
   EXPECT_EQ(StatusOf(h.state), "Completed");
@@ -226,12 +226,12 @@ connections:
 }
 
 TEST(RetryTest, TimeoutOfASuspendedActivityAppliesItsRetryPolicy) {
-  Harness h(R"(
+  Harness h(R"~(
 id: timeout-retry
 activities:
   - {id: hook, type: WaitForWebhook, path: callback, timeout: 10s, retry: {maxAttempts: 2, initial: 5s, jitter: 0}}
   - {id: after, type: WriteLine, text: "got it"}
-)");
+)~");
   ASSERT_TRUE(h.StartAndRun());
   h.AdvanceTo(T0() + seconds(10));  // attempt 1 times out; attempt 2 is due at 15s
   EXPECT_EQ(StatusOf(h.state), "Suspended");
@@ -250,30 +250,69 @@ activities:
   EXPECT_THAT(h.lines, ElementsAre("got it"));
 }
 
-TEST(RetryTest, SlowSynchronousActivityExceedingItsTimeoutFails) {
-  Harness h(R"(
+TEST(RetryTest, HttpRequestTimeoutBoundsTheCallAndItsExpiryFailsTheActivity) {
+  Harness h(R"~(
 id: slow-call
 activities:
-  - {id: fetch, type: HttpRequest, url: "https://api.test/slow", timeout: 2s}
-)");
-  h.http.on_send = [&](const FakeHttpClient::Sent& s) {
-    EXPECT_LE(s.timeout, seconds(2)) << "the client is told the budget";
-    h.clock.Advance(seconds(3));  // the call takes 3s of virtual time
+  - {id: fetch, type: HttpRequest, url: "https://api.test/slow", timeout: 2s, retry: {maxAttempts: 2, initial: 1s, jitter: 0}}
+)~");
+  // The call would take 3s of virtual time; like a real client, the fake gives up at the budget.
+  h.http.responder = [&](const FakeHttpClient::Sent& s) -> Result<HttpResponseData> {
+    if (s.timeout < seconds(3)) {
+      h.clock.Advance(s.timeout);
+      return DeadlineExceeded("timed out after " + std::to_string(s.timeout.count()) + "ms");
+    }
+    h.clock.Advance(seconds(3));
+    return FakeHttpClient::Response(200);
   };
   ASSERT_TRUE(h.StartAndRun());
+  ASSERT_EQ(h.http.sent.size(), 1u);
+  EXPECT_EQ(h.http.sent[0].timeout, seconds(2)) << "the client is given the activity's timeout";
+  EXPECT_EQ(StatusOf(h.state), "Suspended") << "a timed-out call is retryable";
+  h.RunTimers();
+  EXPECT_EQ(h.http.sent.size(), 2u);
   EXPECT_EQ(StatusOf(h.state), "Faulted");
   ASSERT_EQ(h.state.incidents.size(), 1u);
-  EXPECT_THAT(h.state.incidents[0].message, HasSubstr("timeout"));
+  EXPECT_THAT(h.state.incidents[0].message, HasSubstr("timed out"));
+}
+
+TEST(RetryTest, StepTimeoutFailsASynchronousActivityThatRanTooLong) {
+  // The global step timeout applies even when the activity has no timeout of its own.
+  auto wf = CompileYaml(R"~(
+id: step-timeout
+activities:
+  - {id: fetch, type: HttpRequest, url: "https://api.test/slow"}
+)~");
+  ASSERT_TRUE(wf);
+  ManualClock clock(T0());
+  FakeHttpClient http;
+  http.responder = [&](const FakeHttpClient::Sent&) -> Result<HttpResponseData> {
+    clock.Advance(seconds(90));  // a client that ignores its deadline
+    return FakeHttpClient::Response(200);
+  };
+  EngineServices services;
+  services.clock = &clock;
+  services.http = &http;
+  services.step_timeout = seconds(60);
+  Engine engine(BuiltinActivities(), services);
+  auto s = engine.Start(*wf, {});
+  ASSERT_TRUE(s.ok());
+  engine.RunBurst(*wf, *s);
+  ASSERT_EQ(http.sent.size(), 1u);
+  EXPECT_EQ(http.sent[0].timeout, seconds(60));
+  EXPECT_EQ(StatusOf(*s), "Faulted");
+  ASSERT_EQ(s->incidents.size(), 1u);
+  EXPECT_THAT(s->incidents[0].message, HasSubstr("exceeded its timeout"));
 }
 
 TEST(RetryTest, MaxExecutionTimeFaultsWithAMaxExecutionTimeIncident) {
-  Harness h(R"(
+  Harness h(R"~(
 id: max-exec
 options: {maxExecutionTime: 1m}
 activities:
   - {id: nap, type: Delay, duration: 1h}
   - {id: after, type: WriteLine, text: "after"}
-)");
+)~");
   ASSERT_TRUE(h.StartAndRun());
   ASSERT_TRUE(h.state.deadline.has_value());
   EXPECT_EQ(*h.state.deadline, T0() + minutes(1));
@@ -292,13 +331,13 @@ activities:
 }
 
 TEST(RetryTest, MaxExecutionTimeStopsARunningInstanceAtTheNextStep) {
-  Harness h(R"(
+  Harness h(R"~(
 id: max-exec-running
 options: {maxExecutionTime: 10s}
 activities:
   - {id: call, type: HttpRequest, url: "https://api.test/slow"}
   - {id: after, type: WriteLine, text: "after"}
-)");
+)~");
   h.http.on_send = [&](const FakeHttpClient::Sent&) { h.clock.Advance(seconds(11)); };
   ASSERT_TRUE(h.StartAndRun());
   EXPECT_EQ(StatusOf(h.state), "Faulted");
