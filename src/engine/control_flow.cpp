@@ -1,6 +1,7 @@
 // The control-flow activities the engine interprets itself: ForEach and While (iteration scopes),
 // Fork, Join (all | any), Finish and Fail.
 #include <algorithm>
+#include <utility>
 
 #include "core/strings.h"
 #include "engine/engine.h"
@@ -154,7 +155,7 @@ void Engine::AdvanceLoop(const CompiledWorkflow& wf, InstanceState& s, uint64_t 
     int64_t n = static_cast<int64_t>(loop.items.size());
     while (loop.active < loop.parallel && loop.next < n) {
       int64_t i = loop.next;
-      start_iteration(loop, loop.items[static_cast<size_t>(i)], i);
+      start_iteration(loop, std::as_const(loop.items).at(static_cast<size_t>(i)), i);
     }
     if (loop.active == 0 && loop.next >= n) finish(loop, nullptr);
     return;

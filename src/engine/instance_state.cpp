@@ -309,6 +309,9 @@ Result<InstanceState> ReadState(const Json& j, const std::vector<std::string>& i
       f.attempt = static_cast<int>(r.Int(fj, "attempt", 1));
       f.started_at = r.Time(fj, "startedAt");
       f.item = r.Any(fj, "as");
+      bool bad = f.next < 0 || f.active < 0 || f.parallel < 1 || f.live < 0 ||
+                 (!f.is_while && (!f.items.is_array() || f.next > static_cast<int64_t>(f.items.size())));
+      if (bad) return InvalidArgument("state has a loop frame with an impossible position");
     } else {
       f.var_name = r.Str(fj, "var");
       f.item = r.Any(fj, "item");

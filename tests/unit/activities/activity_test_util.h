@@ -21,7 +21,9 @@
 
 namespace trellis::activity_test {
 
-inline TimePoint T0() { return ParseTime("2026-03-01T12:00:00Z").value(); }
+inline TimePoint T0() {
+  return ParseTime("2026-03-01T12:00:00Z").value();
+}
 
 inline std::string Describe(const std::vector<ValidationError>& errors) {
   std::string out;
@@ -47,8 +49,8 @@ inline std::vector<ValidationError> CompileErrors(std::string_view text) {
   return errors;
 }
 
-inline const JournalRecord* FindRecord(const std::vector<JournalRecord>& journal, std::string_view activity_id,
-                                       int attempt = 0) {
+inline const JournalRecord* FindRecord(const std::vector<JournalRecord>& journal,
+                                       std::string_view activity_id, int attempt = 0) {
   for (const auto& r : journal) {
     if (r.activity_id == activity_id && (attempt == 0 || r.attempt == attempt)) return &r;
   }

@@ -143,7 +143,8 @@ TEST(CatalogueTest, ExternalEffectsAndSuspensionsMatchTheDesign) {
   // DESIGN.md section 4: a commit point follows HttpRequest, HttpResponse, PublishEvent and
   // RunWorkflow; Delay, WaitUntil, WaitForEvent, WaitForWebhook and RunWorkflow suspend.
   const std::set<std::string> external = {"HttpRequest", "HttpResponse", "PublishEvent", "RunWorkflow"};
-  const std::set<std::string> suspends = {"Delay", "WaitUntil", "WaitForEvent", "WaitForWebhook", "RunWorkflow"};
+  const std::set<std::string> suspends = {"Delay", "WaitUntil", "WaitForEvent", "WaitForWebhook",
+                                          "RunWorkflow"};
   for (const auto* d : BuiltinActivities().Descriptors()) {
     SCOPED_TRACE(d->type);
     Json j = DescriptorToJson(*d);
@@ -153,8 +154,8 @@ TEST(CatalogueTest, ExternalEffectsAndSuspensionsMatchTheDesign) {
 }
 
 TEST(CatalogueTest, ActivitiesWithOutputsDescribeThem) {
-  for (const char* type : {"WriteLine", "SetVariable", "SetOutput", "If", "Switch", "HttpRequest", "WaitForWebhook",
-                           "WaitForEvent", "RunWorkflow", "Script", "Transform"}) {
+  for (const char* type : {"WriteLine", "SetVariable", "SetOutput", "If", "Switch", "HttpRequest",
+                           "WaitForWebhook", "WaitForEvent", "RunWorkflow", "Script", "Transform"}) {
     SCOPED_TRACE(type);
     const ActivityDescriptor* d = BuiltinActivities().FindDescriptor(type);
     ASSERT_NE(d, nullptr);

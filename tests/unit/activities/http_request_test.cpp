@@ -90,7 +90,7 @@ activities:
   EXPECT_EQ(req.method, "GET");
   EXPECT_EQ(req.target.substr(0, req.target.find('?')), "/orders/A-1");
   EXPECT_EQ(QueryParts(req.target), (std::multiset<std::string>{"q=a%20b%26c%3Dd%2Fe%3F", "n=5", "flag=true",
-                                                                 "%C3%BC=%C3%A9", "t=A-1"}))
+                                                                "%C3%BC=%C3%A9", "t=A-1"}))
       << req.target;
   EXPECT_EQ(req.Header("X-Trace"), "abc");
   EXPECT_EQ(req.Header("X-Num"), "7");
@@ -264,7 +264,8 @@ TEST(HttpRequestTest, IsACommitPoint) {
 
 TEST(HttpRequestTest, JsonResponseIsParsedIntoTheBody) {
   TestHttpServer server([](const TestHttpRequest&) {
-    TestHttpResponse r = Json200(R"({"total": 1500, "items": [{"sku": "a"}]})", "application/json; charset=utf-8");
+    TestHttpResponse r =
+        Json200(R"({"total": 1500, "items": [{"sku": "a"}]})", "application/json; charset=utf-8");
     r.headers.emplace_back("X-Request-Id", "r-1");
     return r;
   });

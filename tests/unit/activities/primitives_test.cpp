@@ -78,10 +78,10 @@ TEST(LogTest, LogsTheMessageAtTheLevelDefaultInfo) {
   InstanceState s = h.Run(wf, {{"id", "A-1"}});
   EXPECT_EQ(s.status, InstanceStatus::kCompleted) << Incidents(s);
   using Entry = std::pair<std::string, std::string>;
-  EXPECT_EQ(h.logs(), (std::vector<Entry>{{"info", "order A-1 received"},
-                                          {"warn", "careful"},
-                                          {"debug", "detail"},
-                                          {"error", "broken"}}));
+  EXPECT_EQ(
+      h.logs(),
+      (std::vector<Entry>{
+          {"info", "order A-1 received"}, {"warn", "careful"}, {"debug", "detail"}, {"error", "broken"}}));
   EXPECT_TRUE(h.lines().empty());
   ASSERT_NE(h.Record("a"), nullptr);
   EXPECT_EQ(h.Record("a")->outcome, "Done");

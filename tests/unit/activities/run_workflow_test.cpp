@@ -44,7 +44,8 @@ struct Resolver {
   std::vector<std::pair<std::string, std::optional<int>>> calls;
 
   WorkflowResolver Fn() {
-    return [this](const std::string& id, std::optional<int> version) -> Result<std::shared_ptr<const CompiledWorkflow>> {
+    return [this](const std::string& id,
+                  std::optional<int> version) -> Result<std::shared_ptr<const CompiledWorkflow>> {
       calls.emplace_back(id, version);
       auto it = workflows.find(id);
       if (it == workflows.end()) return NotFound("no workflow '" + id + "'");
@@ -141,7 +142,8 @@ TEST(RunWorkflowTest, AFaultedChildFailsTheActivity) {
   EXPECT_EQ(s.status, InstanceStatus::kFaulted);
   ASSERT_EQ(s.incidents.size(), 1u);
   EXPECT_EQ(s.incidents[0].activity_id, "run");
-  EXPECT_NE(s.incidents[0].message.find("child workflow 'failing'"), std::string::npos) << s.incidents[0].message;
+  EXPECT_NE(s.incidents[0].message.find("child workflow 'failing'"), std::string::npos)
+      << s.incidents[0].message;
   EXPECT_NE(s.incidents[0].message.find("Faulted"), std::string::npos) << s.incidents[0].message;
   EXPECT_NE(s.incidents[0].message.find("out of stock"), std::string::npos) << s.incidents[0].message;
 }
@@ -167,7 +169,8 @@ connections: [{from: run, outcome: Error, to: handled}]
 TEST(RunWorkflowTest, AChildThatRejectsItsInputFailsTheActivity) {
   Resolver resolver = MakeResolver();
   RunnerHarness rh(resolver.Fn());
-  auto parent = Compile("activities: [{id: run, type: RunWorkflow, workflow: child, input: {amount: lots}}]\n");
+  auto parent =
+      Compile("activities: [{id: run, type: RunWorkflow, workflow: child, input: {amount: lots}}]\n");
   ASSERT_TRUE(parent);
   std::string id = rh.Start(parent);
   rh.Run();
@@ -219,9 +222,12 @@ TEST(RunWorkflowTest, StartChildOutboxItem) {
 TEST(RunWorkflowTest, WorkflowIsRequiredAndInputMustBeAnObject) {
   auto errors = CompileErrors("activities: [{id: run, type: RunWorkflow, input: [1], wait: maybe}]\n");
   ASSERT_EQ(errors.size(), 3u) << activity_test::Describe(errors);
-  EXPECT_TRUE(std::any_of(errors.begin(), errors.end(), [](auto& e) { return e.path == "activities[0].inputs.workflow"; }));
-  EXPECT_TRUE(std::any_of(errors.begin(), errors.end(), [](auto& e) { return e.path == "activities[0].inputs.input"; }));
-  EXPECT_TRUE(std::any_of(errors.begin(), errors.end(), [](auto& e) { return e.path == "activities[0].inputs.wait"; }));
+  EXPECT_TRUE(std::any_of(errors.begin(), errors.end(),
+                          [](auto& e) { return e.path == "activities[0].inputs.workflow"; }));
+  EXPECT_TRUE(std::any_of(errors.begin(), errors.end(),
+                          [](auto& e) { return e.path == "activities[0].inputs.input"; }));
+  EXPECT_TRUE(std::any_of(errors.begin(), errors.end(),
+                          [](auto& e) { return e.path == "activities[0].inputs.wait"; }));
 }
 
 }  // namespace

@@ -23,18 +23,16 @@ InstanceState RunScript(Harness& h, const std::string& code, Json input = Json::
   return h.Run(wf, std::move(input));
 }
 
-std::string FaultMessage(const InstanceState& s) { return s.incidents.empty() ? "" : s.incidents[0].message; }
+std::string FaultMessage(const InstanceState& s) {
+  return s.incidents.empty() ? "" : s.incidents[0].message;
+}
 
 TEST(ScriptTest, TheReturnValueIsTheOutput) {
   struct Case {
     const char* code;
     Json want;
-  } cases[] = {{"return 1 + 2", 3},
-               {"return 'hi' .. '!'", "hi!"},
-               {"return 2.5", 2.5},
-               {"return true", true},
-               {"return nil", nullptr},
-               {"local x = 1", nullptr},
+  } cases[] = {{"return 1 + 2", 3},          {"return 'hi' .. '!'", "hi!"}, {"return 2.5", 2.5},
+               {"return true", true},        {"return nil", nullptr},       {"local x = 1", nullptr},
                {"return json.null", nullptr}};
   for (const auto& c : cases) {
     SCOPED_TRACE(c.code);

@@ -55,8 +55,13 @@ TEST(DelayTest, AcceptsEveryDurationForm) {
   struct Case {
     const char* text;
     std::chrono::milliseconds want;
-  } cases[] = {{"500ms", 500ms}, {"10s", 10s}, {"1h30m", 90min}, {"2d", 48h}, {"PT5M", 5min},
-               {"\"{{ '2' .. 's' }}\"", 2s}, {"\"{{ 1500 }}\"", 1500ms}};
+  } cases[] = {{"500ms", 500ms},
+               {"10s", 10s},
+               {"1h30m", 90min},
+               {"2d", 48h},
+               {"PT5M", 5min},
+               {"\"{{ '2' .. 's' }}\"", 2s},
+               {"\"{{ 1500 }}\"", 1500ms}};
   for (const auto& c : cases) {
     SCOPED_TRACE(c.text);
     Harness h;
@@ -70,7 +75,8 @@ TEST(DelayTest, AcceptsEveryDurationForm) {
 
 TEST(DelayTest, ZeroDurationContinuesAtTheSameInstant) {
   Harness h;
-  auto wf = Compile("activities: [{id: wait, type: Delay, duration: 0s}, {id: b, type: WriteLine, text: b}]\n");
+  auto wf =
+      Compile("activities: [{id: wait, type: Delay, duration: 0s}, {id: b, type: WriteLine, text: b}]\n");
   ASSERT_TRUE(wf);
   InstanceState s = h.Run(wf);
   h.AdvanceAndFire(*wf, s, 0ms);
@@ -94,7 +100,8 @@ TEST(DelayTest, ABadOrNegativeDurationFails) {
 
 TEST(DelayTest, InstanceStateWithTheTimerSurvivesSerialisation) {
   Harness h;
-  auto wf = Compile("activities: [{id: wait, type: Delay, duration: 1h}, {id: b, type: WriteLine, text: b}]\n");
+  auto wf =
+      Compile("activities: [{id: wait, type: Delay, duration: 1h}, {id: b, type: WriteLine, text: b}]\n");
   ASSERT_TRUE(wf);
   InstanceState s = h.Run(wf);
   auto restored = StateFromJson(StateToJson(s, wf->ids()), wf->ids());
@@ -150,7 +157,8 @@ TEST(RetryTest, ExponentialBackoffDoublesUpToTheMaximum) {
   for (int i = 0; i < 4; ++i) {
     ASSERT_EQ(s.bookmarks.size(), 1u) << Incidents(s);
     ASSERT_EQ(s.bookmarks[0].kind, BookmarkKind::kRetry);
-    auto delay = std::chrono::duration_cast<std::chrono::milliseconds>(*s.bookmarks[0].due_at - h.clock().Now());
+    auto delay =
+        std::chrono::duration_cast<std::chrono::milliseconds>(*s.bookmarks[0].due_at - h.clock().Now());
     delays.push_back(delay);
     h.AdvanceAndFire(*wf, s, delay);
   }

@@ -6,13 +6,13 @@
 namespace trellis::engine_test {
 namespace {
 
-using ::testing::ElementsAre;
-using ::testing::HasSubstr;
-using ::testing::IsEmpty;
 using std::chrono::hours;
 using std::chrono::milliseconds;
 using std::chrono::minutes;
 using std::chrono::seconds;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
 
 TEST(BookmarkTest, DelayFiresOnlyWhenDue) {
   Harness h(R"~(
@@ -169,7 +169,8 @@ connections:
   h.AdvanceTo(T0() + hours(47));
   EXPECT_EQ(StatusOf(h.state), "Suspended");
   h.AdvanceTo(T0() + hours(48));
-  EXPECT_EQ(StatusOf(h.state), "Completed") << (h.state.incidents.empty() ? "" : h.state.incidents[0].message);
+  EXPECT_EQ(StatusOf(h.state), "Completed")
+      << (h.state.incidents.empty() ? "" : h.state.incidents[0].message);
   EXPECT_THAT(h.lines, ElementsAre("expired"));
   ASSERT_EQ(h.Count("approve"), 1u);
   EXPECT_EQ(h.Records("approve")[0]->outcome, "Timeout");
@@ -231,7 +232,8 @@ activities:
   EXPECT_THAT(Engine::MatchWebhook(h.state, "orders/other", "POST"), IsEmpty());
   auto ids = Engine::MatchWebhook(h.state, "orders/confirm", "POST");
   ASSERT_EQ(ids.size(), 1u);
-  Json request = {{"method", "POST"}, {"headers", Json::object()}, {"query", Json::object()}, {"body", {{"ok", true}}}};
+  Json request = {
+      {"method", "POST"}, {"headers", Json::object()}, {"query", Json::object()}, {"body", {{"ok", true}}}};
   ASSERT_TRUE(h.engine->ResumeBookmark(*h.wf, h.state, ids[0], ResumeReason::kWebhook, request).ok());
   h.Burst();
   EXPECT_EQ(StatusOf(h.state), "Completed");
@@ -293,7 +295,8 @@ struct Family {
     parent = CompileYaml(parent_yaml);
     child = CompileYaml(child_yaml);
     runner = std::make_unique<LocalRunner>(BuiltinActivities(), RunnerServices(&clock, &lines),
-                                           ResolverOf({{"parent", parent}, {"child", child}}), /*fast_timers=*/true);
+                                           ResolverOf({{"parent", parent}, {"child", child}}),
+                                           /*fast_timers=*/true);
   }
 };
 
@@ -342,8 +345,9 @@ TEST(BookmarkTest, RunWorkflowStartsTheChildThroughTheOutboxAndWaitsOnAChildBook
   EXPECT_EQ(start.payload["bookmarkId"], b.id);
 
   ASSERT_TRUE(h.engine
-                  ->ResumeBookmark(*h.wf, h.state, b.id, ResumeReason::kChild,
-                                   {{"status", "Completed"}, {"instanceId", b.child_id}, {"output", {{"doubled", 8}}}})
+                  ->ResumeBookmark(
+                      *h.wf, h.state, b.id, ResumeReason::kChild,
+                      {{"status", "Completed"}, {"instanceId", b.child_id}, {"output", {{"doubled", 8}}}})
                   .ok());
   h.Burst();
   EXPECT_EQ(StatusOf(h.state), "Completed");

@@ -30,7 +30,9 @@
 namespace trellis::engine_test {
 
 // 2026-03-01T12:00:00Z, the start of every test's virtual time.
-inline TimePoint T0() { return *ParseTime("2026-03-01T12:00:00Z"); }
+inline TimePoint T0() {
+  return *ParseTime("2026-03-01T12:00:00Z");
+}
 
 // Parses and compiles a YAML/JSON definition; every problem is reported as a test failure.
 inline std::shared_ptr<const CompiledWorkflow> CompileYaml(std::string_view text) {
@@ -58,7 +60,8 @@ class FakeHttpClient : public HttpClient {
         if (k.size() != name.size()) continue;
         bool eq = true;
         for (size_t i = 0; i < k.size(); ++i) {
-          eq &= std::tolower(static_cast<unsigned char>(k[i])) == std::tolower(static_cast<unsigned char>(name[i]));
+          eq &= std::tolower(static_cast<unsigned char>(k[i])) ==
+                std::tolower(static_cast<unsigned char>(name[i]));
         }
         if (eq) return v;
       }
@@ -107,7 +110,8 @@ class FakeHttpClient : public HttpClient {
 // services point into it.
 class Harness {
  public:
-  explicit Harness(std::string_view yaml, Json secrets = Json::object()) : clock(T0()), secrets_(std::move(secrets)) {
+  explicit Harness(std::string_view yaml, Json secrets = Json::object())
+      : clock(T0()), secrets_(std::move(secrets)) {
     wf = CompileYaml(yaml);
     EngineServices services;
     services.clock = &clock;
@@ -215,10 +219,13 @@ class Harness {
   Json secrets_;
 };
 
-inline std::string StatusOf(const InstanceState& s) { return InstanceStatusName(s.status); }
+inline std::string StatusOf(const InstanceState& s) {
+  return InstanceStatusName(s.status);
+}
 
 // Services for a LocalRunner with a ManualClock (fast timers: virtual time).
-inline EngineServices RunnerServices(const Clock* clock, std::vector<std::string>* lines, HttpClient* http = nullptr) {
+inline EngineServices RunnerServices(const Clock* clock, std::vector<std::string>* lines,
+                                     HttpClient* http = nullptr) {
   EngineServices services;
   services.clock = clock;
   services.http = http;
@@ -229,8 +236,8 @@ inline EngineServices RunnerServices(const Clock* clock, std::vector<std::string
 
 // A resolver over a fixed set of compiled workflows, by id.
 inline WorkflowResolver ResolverOf(std::map<std::string, std::shared_ptr<const CompiledWorkflow>> workflows) {
-  return [workflows = std::move(workflows)](const std::string& id,
-                                           std::optional<int>) -> Result<std::shared_ptr<const CompiledWorkflow>> {
+  return [workflows = std::move(workflows)](
+             const std::string& id, std::optional<int>) -> Result<std::shared_ptr<const CompiledWorkflow>> {
     auto it = workflows.find(id);
     if (it == workflows.end()) return NotFound("no workflow " + id);
     return it->second;

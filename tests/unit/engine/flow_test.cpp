@@ -5,10 +5,10 @@
 namespace trellis::engine_test {
 namespace {
 
-using ::testing::ElementsAre;
-using ::testing::HasSubstr;
 using std::chrono::hours;
 using std::chrono::seconds;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
 
 TEST(FlowTest, ShortFormRunsActivitiesInTheOrderWritten) {
   Harness h(R"({"id":"short","activities":[

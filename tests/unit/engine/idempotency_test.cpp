@@ -33,7 +33,9 @@ KeyParts Split(const std::string& key) {
   return p;
 }
 // Everything but the attempt.
-std::string Execution(const std::string& key) { return key.substr(0, key.rfind(':')); }
+std::string Execution(const std::string& key) {
+  return key.substr(0, key.rfind(':'));
+}
 
 TEST(IdempotencyTest, KeyIsInstanceActivityAttemptAndChangesWithEachAttempt) {
   Harness h(R"~(
@@ -166,7 +168,8 @@ activities:
   ASSERT_TRUE(h.StartAndRun({{"id", "77"}}));
   ASSERT_EQ(h.http.sent.size(), 1u);
   int count = 0;
-  for (const auto& [k, v] : h.http.sent[0].headers) count += (k == "idempotency-key" || k == "Idempotency-Key") ? 1 : 0;
+  for (const auto& [k, v] : h.http.sent[0].headers)
+    count += (k == "idempotency-key" || k == "Idempotency-Key") ? 1 : 0;
   EXPECT_EQ(count, 1) << "one header, not two";
   EXPECT_EQ(h.http.sent[0].Header("Idempotency-Key"), "order-77");
 }

@@ -5,12 +5,12 @@
 namespace trellis::engine_test {
 namespace {
 
-using ::testing::ElementsAre;
-using ::testing::HasSubstr;
-using ::testing::UnorderedElementsAre;
 using std::chrono::hours;
 using std::chrono::minutes;
 using std::chrono::seconds;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::UnorderedElementsAre;
 
 TEST(JoinTest, AllWaitsForEveryBranchThatCanStillArrive) {
   Harness h(R"~(

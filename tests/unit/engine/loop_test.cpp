@@ -6,10 +6,10 @@
 namespace trellis::engine_test {
 namespace {
 
+using std::chrono::seconds;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::UnorderedElementsAre;
-using std::chrono::seconds;
 
 size_t IterationFrames(const InstanceState& s) {
   size_t n = 0;
@@ -149,8 +149,8 @@ connections:
   ASSERT_TRUE(h.StartAndRun());
   h.RunTimers();
   EXPECT_EQ(StatusOf(h.state), "Completed");
-  EXPECT_THAT(h.lines, UnorderedElementsAre("a sees label-a", "b sees label-b", "c sees label-c",
-                                            "d sees label-d"));
+  EXPECT_THAT(h.lines,
+              UnorderedElementsAre("a sees label-a", "b sees label-b", "c sees label-c", "d sees label-d"));
 }
 
 TEST(LoopTest, ParallelIterationsSeeTheirOwnItemAndIndex) {
@@ -222,8 +222,7 @@ connections:
 )~");
   ASSERT_TRUE(h.StartAndRun());
   EXPECT_EQ(StatusOf(h.state), "Completed");
-  EXPECT_THAT(h.lines,
-              ElementsAre("1a@0", "1b@1", "row 1 done", "2a@0", "2b@1", "row 2 done", "all done"));
+  EXPECT_THAT(h.lines, ElementsAre("1a@0", "1b@1", "row 1 done", "2a@0", "2b@1", "row 2 done", "all done"));
   EXPECT_EQ(h.Count("cols"), 2u);
   EXPECT_TRUE(h.state.frames.empty());
 }
@@ -402,6 +401,29 @@ connections:
   h.RunTimers();
   EXPECT_EQ(StatusOf(h.state), "Completed");
   EXPECT_THAT(h.lines, ElementsAre("quick 1", "slow 1", "quick 2", "slow 2", "done"));
+}
+
+TEST(LoopTest, FinishInsideAParallelIterationStopsTheWholeLoop) {
+  Harness h(R"~(
+id: find-first
+activities:
+  - {id: loop, type: ForEach, items: [1, 2, 3], parallel: 3}
+  - {id: check, type: If, condition: "item == 2"}
+  - {id: found, type: Finish, output: {found: "{{ item }}"}}
+  - {id: slow, type: Delay, duration: 1h}
+  - {id: done, type: WriteLine, text: "not found"}
+connections:
+  - {from: loop, outcome: Iterate, to: check}
+  - {from: check, outcome: "True", to: found}
+  - {from: check, outcome: "False", to: slow}
+  - {from: loop, outcome: Done, to: done}
+)~");
+  ASSERT_TRUE(h.StartAndRun());
+  EXPECT_EQ(StatusOf(h.state), "Completed");
+  EXPECT_EQ(h.state.output, (Json{{"found", 2}}));
+  EXPECT_TRUE(h.state.bookmarks.empty());
+  EXPECT_TRUE(h.state.frames.empty());
+  EXPECT_TRUE(h.lines.empty());
 }
 
 }  // namespace

@@ -6,14 +6,16 @@
 namespace trellis::engine_test {
 namespace {
 
-using ::testing::ElementsAre;
-using ::testing::HasSubstr;
 using std::chrono::hours;
 using std::chrono::milliseconds;
 using std::chrono::minutes;
 using std::chrono::seconds;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
 
-Result<HttpResponseData> Refused(const FakeHttpClient::Sent&) { return Unavailable("connection refused"); }
+Result<HttpResponseData> Refused(const FakeHttpClient::Sent&) {
+  return Unavailable("connection refused");
+}
 
 const Bookmark* RetryBookmark(const InstanceState& s) {
   for (const auto& b : s.bookmarks) {

@@ -9,7 +9,9 @@ using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-Json Secrets() { return {{"token", "s3cr3t-value"}}; }
+Json Secrets() {
+  return {{"token", "s3cr3t-value"}};
+}
 
 TEST(SecretsTest, WriteLineOfASecretIsMaskedInTheJournal) {
   Harness h(R"~(

@@ -9,8 +9,8 @@
 namespace trellis::engine_test {
 namespace {
 
-using ::testing::HasSubstr;
 using std::chrono::seconds;
+using ::testing::HasSubstr;
 
 // ForEach (parallel) with a Fork/Join all and a retried HttpRequest in each iteration, then a
 // WaitForEvent vs. Delay race on a Join any, then a While over a timer.
@@ -64,8 +64,8 @@ enum class Mode { kUninterrupted, kRoundTripEveryStep, kCrashBeforeCommit };
 
 struct RunResult {
   Json final_state;
-  std::vector<Json> journal;  // as committed
-  std::vector<std::string> keys;  // Idempotency-Key of every request sent
+  std::vector<Json> journal;       // as committed
+  std::vector<std::string> keys;   // Idempotency-Key of every request sent
   std::set<std::string> coverage;  // what the saved states held
   int saves = 0;
   int crashes = 0;
@@ -161,7 +161,8 @@ RunResult Drive(const CompiledWorkflow& wf, Mode mode, int crash_after = 1) {
         clock.Set(std::max(*next, clock.Now()));
         engine->FireDueTimers(wf, state, clock.Now());
       } else {
-        ADD_FAILURE() << "the instance is stuck: " << StatusOf(state) << "\n" << StateToJson(state, ids).dump(1);
+        ADD_FAILURE() << "the instance is stuck: " << StatusOf(state) << "\n"
+                      << StateToJson(state, ids).dump(1);
         break;
       }
       Observe(state, &out.coverage);
@@ -173,9 +174,7 @@ RunResult Drive(const CompiledWorkflow& wf, Mode mode, int crash_after = 1) {
       continue;
     }
     switch (mode) {
-      case Mode::kUninterrupted:
-        drain();
-        break;
+      case Mode::kUninterrupted: drain(); break;
       case Mode::kRoundTripEveryStep:
         if (!save_and_restore()) return out;
         break;
@@ -231,8 +230,8 @@ TEST(StateTest, SavingAndRestoringAfterEveryStepEndsLikeAnUninterruptedRun) {
   RunResult saved = Drive(*wf, Mode::kRoundTripEveryStep);
   EXPECT_GT(saved.saves, 40);
   // The saved states covered every kind of in-flight work.
-  for (const char* what : {"frames", "iteration outputs", "while", "joins", "bookmark Timer", "bookmark Event",
-                           "bookmark Retry", "resume token"}) {
+  for (const char* what : {"frames", "iteration outputs", "while", "joins", "bookmark Timer",
+                           "bookmark Event", "bookmark Retry", "resume token"}) {
     EXPECT_TRUE(saved.coverage.contains(what)) << what;
   }
   EXPECT_EQ(saved.final_state, plain.final_state) << "restored:\n"
@@ -323,7 +322,8 @@ connections:
   for (const char* path : {"in/1", "in/0"}) {
     auto m = Engine::MatchWebhook(restored, path, "PUT");
     ASSERT_EQ(m.size(), 1u) << path;
-    ASSERT_TRUE(h.engine->ResumeBookmark(*h.wf, restored, m[0], ResumeReason::kWebhook, {{"path", path}}).ok());
+    ASSERT_TRUE(
+        h.engine->ResumeBookmark(*h.wf, restored, m[0], ResumeReason::kWebhook, {{"path", path}}).ok());
   }
   h.engine->RunBurst(*h.wf, restored);
   EXPECT_EQ(StatusOf(restored), "Completed");
@@ -380,7 +380,9 @@ class MalformedStateTest : public ::testing::Test {
   Json valid_;
 };
 
-TEST_F(MalformedStateTest, ValidStateParses) { EXPECT_TRUE(Parse(valid_).ok()); }
+TEST_F(MalformedStateTest, ValidStateParses) {
+  EXPECT_TRUE(Parse(valid_).ok());
+}
 
 TEST_F(MalformedStateTest, NonObjectIsAnError) {
   for (const Json& j : {Json(), Json(5), Json("state"), Json::array(), Json::array({valid_})}) {
@@ -489,7 +491,8 @@ TEST_F(MalformedStateTest, LoopParallelBelowOneIsAnError) {
 // every key): StateFromJson must answer each with a value or an error, never an exception.
 TEST_F(MalformedStateTest, EveryFieldReplacedByAnyTypeGivesAnErrorOrAStateNeverAnException) {
   std::vector<Json::json_pointer> paths;
-  std::function<void(const Json&, const Json::json_pointer&)> walk = [&](const Json& v, const Json::json_pointer& p) {
+  std::function<void(const Json&, const Json::json_pointer&)> walk = [&](const Json& v,
+                                                                         const Json::json_pointer& p) {
     if (!p.empty()) paths.push_back(p);
     if (v.is_object()) {
       for (const auto& [k, child] : v.items()) walk(child, p / k);
@@ -499,8 +502,9 @@ TEST_F(MalformedStateTest, EveryFieldReplacedByAnyTypeGivesAnErrorOrAStateNeverA
   };
   walk(valid_, Json::json_pointer());
   ASSERT_GT(paths.size(), 50u);
-  const std::vector<Json> replacements = {Json(), Json(-1), Json(1.5), Json("x"), Json(true), Json::array(),
-                                          Json::object(), Json::array({Json::object()})};
+  const std::vector<Json> replacements = {
+      Json(),     Json(-1),      Json(1.5),      Json("x"),
+      Json(true), Json::array(), Json::object(), Json::array({Json::object()})};
   std::vector<std::string> threw;
   for (const auto& p : paths) {
     for (const auto& rep : replacements) {
@@ -530,7 +534,8 @@ TEST_F(MalformedStateTest, EveryFieldReplacedByAnyTypeGivesAnErrorOrAStateNeverA
 // would take the worker process down.
 TEST_F(MalformedStateTest, EveryAcceptedMutatedStateCanBeContinuedWithoutAnException) {
   std::vector<Json::json_pointer> paths;
-  std::function<void(const Json&, const Json::json_pointer&)> walk = [&](const Json& v, const Json::json_pointer& p) {
+  std::function<void(const Json&, const Json::json_pointer&)> walk = [&](const Json& v,
+                                                                         const Json::json_pointer& p) {
     if (!p.empty()) paths.push_back(p);
     if (v.is_object()) {
       for (const auto& [k, child] : v.items()) walk(child, p / k);
@@ -539,8 +544,8 @@ TEST_F(MalformedStateTest, EveryAcceptedMutatedStateCanBeContinuedWithoutAnExcep
     }
   };
   walk(valid_, Json::json_pointer());
-  const std::vector<Json> replacements = {Json(), Json(-1), Json(0), Json(99), Json("x"), Json::array(),
-                                          Json::object()};
+  const std::vector<Json> replacements = {Json(),    Json(-1),      Json(0),       Json(99),
+                                          Json("x"), Json::array(), Json::object()};
   size_t accepted = 0;
   std::vector<std::string> threw;
   for (const auto& p : paths) {
@@ -582,7 +587,8 @@ TEST_F(MalformedStateTest, EveryAcceptedMutatedStateCanBeContinuedWithoutAnExcep
   EXPECT_GT(accepted, 100u);
   std::string report;
   for (size_t i = 0; i < threw.size() && i < 40; ++i) report += "\n  " + threw[i];
-  EXPECT_TRUE(threw.empty()) << threw.size() << " accepted states made the engine throw or were unsafe:" << report;
+  EXPECT_TRUE(threw.empty()) << threw.size()
+                             << " accepted states made the engine throw or were unsafe:" << report;
 }
 
 }  // namespace

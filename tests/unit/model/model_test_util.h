@@ -14,12 +14,14 @@ namespace trellis::model_test {
 
 inline std::string Describe(const std::vector<ValidationError>& errors) {
   std::string out;
-  for (const auto& e : errors) out += "\n  " + (e.path.empty() ? std::string("(root)") : e.path) + ": " + e.message;
+  for (const auto& e : errors)
+    out += "\n  " + (e.path.empty() ? std::string("(root)") : e.path) + ": " + e.message;
   return out.empty() ? "\n  (no errors)" : out;
 }
 
 // The errors reported at exactly this path.
-inline std::vector<ValidationError> ErrorsAt(const std::vector<ValidationError>& errors, std::string_view path) {
+inline std::vector<ValidationError> ErrorsAt(const std::vector<ValidationError>& errors,
+                                             std::string_view path) {
   std::vector<ValidationError> out;
   for (const auto& e : errors) {
     if (e.path == path) out.push_back(e);
@@ -28,7 +30,8 @@ inline std::vector<ValidationError> ErrorsAt(const std::vector<ValidationError>&
 }
 
 // True when an error at exactly `path` has a message containing `fragment`.
-inline bool HasError(const std::vector<ValidationError>& errors, std::string_view path, std::string_view fragment = "") {
+inline bool HasError(const std::vector<ValidationError>& errors, std::string_view path,
+                     std::string_view fragment = "") {
   return std::any_of(errors.begin(), errors.end(), [&](const ValidationError& e) {
     return e.path == path && e.message.find(fragment) != std::string::npos;
   });
@@ -36,10 +39,10 @@ inline bool HasError(const std::vector<ValidationError>& errors, std::string_vie
 
 }  // namespace trellis::model_test
 
-#define EXPECT_ERROR(errors, path, fragment)                                                     \
-  EXPECT_TRUE(::trellis::model_test::HasError((errors), (path), (fragment)))                     \
-      << "expected an error at '" << (path) << "' containing \"" << (fragment) << "\"; got:" \
-      << ::trellis::model_test::Describe(errors)
+#define EXPECT_ERROR(errors, path, fragment)                                   \
+  EXPECT_TRUE(::trellis::model_test::HasError((errors), (path), (fragment)))   \
+      << "expected an error at '" << (path) << "' containing \"" << (fragment) \
+      << "\"; got:" << ::trellis::model_test::Describe(errors)
 
 #define EXPECT_NO_ERRORS(errors) \
   EXPECT_TRUE((errors).empty()) << "unexpected errors:" << ::trellis::model_test::Describe(errors)

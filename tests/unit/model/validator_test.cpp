@@ -15,7 +15,10 @@ namespace {
 // A catalogue for the validator alone (the model component does not link the activities): the
 // same shapes as the built-in descriptors of these types.
 InputDescriptor In(std::string name, std::string type, bool required = false, Json default_value = nullptr) {
-  return {.name = std::move(name), .type = std::move(type), .required = required, .default_value = std::move(default_value)};
+  return {.name = std::move(name),
+          .type = std::move(type),
+          .required = required,
+          .default_value = std::move(default_value)};
 }
 
 class TestCatalogue {
@@ -23,13 +26,18 @@ class TestCatalogue {
   TestCatalogue() {
     Add({.type = "WriteLine", .inputs = {In("text", "text", true)}, .outcomes = {"Done"}});
     Add({.type = "Noop", .inputs = {}, .outcomes = {"Done"}});
-    Add({.type = "SetVariable", .inputs = {In("name", "string", true), In("value", "any")}, .outcomes = {"Done"}});
+    Add({.type = "SetVariable",
+         .inputs = {In("name", "string", true), In("value", "any")},
+         .outcomes = {"Done"}});
     Add({.type = "If", .inputs = {In("condition", "expression", true)}, .outcomes = {"True", "False"}});
     Add({.type = "Switch",
          .inputs = {In("cases", "cases", true)},
          .outcomes = {"Default"},
          .dynamic_outcomes_input = "cases"});
-    Add({.type = "Fork", .inputs = {In("branches", "array")}, .outcomes = {}, .dynamic_outcomes_input = "branches"});
+    Add({.type = "Fork",
+         .inputs = {In("branches", "array")},
+         .outcomes = {},
+         .dynamic_outcomes_input = "branches"});
     Add({.type = "Join", .inputs = {In("mode", "string", false, "all")}, .outcomes = {"Done"}});
     Add({.type = "HttpRequest",
          .inputs = {In("method", "string", false, "GET"), In("url", "text", true), In("headers", "object"),
@@ -45,7 +53,8 @@ class TestCatalogue {
          .inputs = {In("event", "string", true), In("correlation", "string"), In("timeout", "duration")},
          .outcomes = {"Done", "Timeout"}});
     Add({.type = "ForEach",
-         .inputs = {In("items", "array", true), In("as", "string", false, "item"), In("parallel", "integer", false, 1)},
+         .inputs = {In("items", "array", true), In("as", "string", false, "item"),
+                    In("parallel", "integer", false, 1)},
          .outcomes = {"Iterate", "Done"}});
     Add({.type = "Finish", .inputs = {In("output", "any")}, .outcomes = {}});
   }
@@ -139,7 +148,8 @@ TEST(ValidatorTest, UnknownActivityTypeSuggestsTheClosest) {
   EXPECT_ERROR(errors, "activities[0].type", "unknown activity type 'WriteLin'");
   EXPECT_ERROR(errors, "activities[0].type", "did you mean 'WriteLine'");
   EXPECT_ERROR(errors, "activities[1].type", "unknown activity type 'Teleport'");
-  EXPECT_FALSE(model_test::HasError(errors, "activities[1].type", "did you mean")) << model_test::Describe(errors);
+  EXPECT_FALSE(model_test::HasError(errors, "activities[1].type", "did you mean"))
+      << model_test::Describe(errors);
 }
 
 TEST(ValidatorTest, MissingRequiredInputHasTheInputsPath) {
@@ -210,7 +220,8 @@ TEST(ValidatorTest, TemplatesWhoseLuaDoesNotCompile) {
   EXPECT_ERROR(errors, "activities[3].inputs.condition", "expression does not compile");
   EXPECT_ERROR(errors, "activities[4].inputs.condition", "");
   EXPECT_ERROR(errors, "activities[5].inputs.code", "Lua does not compile");
-  EXPECT_TRUE(model_test::ErrorsAt(errors, "activities[6].inputs.text").empty()) << model_test::Describe(errors);
+  EXPECT_TRUE(model_test::ErrorsAt(errors, "activities[6].inputs.text").empty())
+      << model_test::Describe(errors);
   EXPECT_EQ(errors.size(), 6u) << model_test::Describe(errors);
 }
 
@@ -227,7 +238,8 @@ TEST(ValidatorTest, BadDurationInputs) {
 }
 
 TEST(ValidatorTest, UnknownInputNamesSuggestTheClosest) {
-  auto errors = Check("activities: [{id: a, type: HttpRequest, urll: \"http://x\", url: \"http://x\", colour: red}]\n");
+  auto errors =
+      Check("activities: [{id: a, type: HttpRequest, urll: \"http://x\", url: \"http://x\", colour: red}]\n");
   EXPECT_ERROR(errors, "activities[0].inputs.urll", "unknown input 'urll' for HttpRequest");
   EXPECT_ERROR(errors, "activities[0].inputs.urll", "did you mean 'url'");
   EXPECT_ERROR(errors, "activities[0].inputs.colour", "unknown input 'colour'");
@@ -289,7 +301,8 @@ TEST(ValidatorTest, BadSwitchCases) {
 
 TEST(ValidatorTest, SwitchCasesThatAreNotAListAreAnError) {
   // `cases` is required to be [{name, condition}]; a string or object would fail at run time.
-  auto errors = Check("activities: [{id: s, type: Switch, cases: \"EU\"}, {id: t, type: Switch, cases: {name: A}}]\n");
+  auto errors =
+      Check("activities: [{id: s, type: Switch, cases: \"EU\"}, {id: t, type: Switch, cases: {name: A}}]\n");
   EXPECT_ERROR(errors, "activities[0].inputs.cases", "");
   EXPECT_ERROR(errors, "activities[1].inputs.cases", "");
 }
@@ -317,7 +330,8 @@ TEST(ValidatorTest, ForkBranchesThatAreNotAListAreReportedNotThrown) {
   for (const char* branches : {"left", "{a: 1}", "7"}) {
     SCOPED_TRACE(branches);
     std::vector<ValidationError> errors;
-    ASSERT_NO_THROW(errors = Check(std::string("activities: [{id: f, type: Fork, branches: ") + branches + "}]\n"));
+    ASSERT_NO_THROW(
+        errors = Check(std::string("activities: [{id: f, type: Fork, branches: ") + branches + "}]\n"));
     EXPECT_ERROR(errors, "activities[0].inputs.branches", "must be a list");
   }
 }
@@ -433,7 +447,8 @@ TEST(OutcomesOfTest, DescriptorOutcomesPlusError) {
 }
 
 TEST(OutcomesOfTest, SwitchCaseNamesAndForkBranchesAreOutcomes) {
-  Json cases = Json::parse(R"([{"name":"EU","condition":"true"},{"name":"US","condition":"false"},{"condition":"x"}])");
+  Json cases = Json::parse(
+      R"([{"name":"EU","condition":"true"},{"name":"US","condition":"false"},{"condition":"x"}])");
   EXPECT_EQ(OutcomesOf(Activity("Switch", {{"cases", cases}}), Catalogue().Get("Switch")),
             (std::vector<std::string>{"Default", "EU", "US", "Error"}));
   EXPECT_EQ(OutcomesOf(Activity("Fork", {{"branches", {"a", "b", 3}}}), Catalogue().Get("Fork")),
