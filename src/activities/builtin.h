@@ -14,7 +14,7 @@ void RegisterBuiltinActivities(ActivityRegistry& registry);
 
 // Shorthand for descriptor inputs.
 InputDescriptor In(std::string name, std::string type, bool required = false, Json default_value = nullptr,
-                   std::string description = "");
+                   std::string description = "", std::vector<std::string> one_of = {});
 
 std::unique_ptr<Activity> NewWriteLine();
 std::unique_ptr<Activity> NewLog();

@@ -2,13 +2,15 @@
 
 namespace trellis {
 
-InputDescriptor In(std::string name, std::string type, bool required, Json default_value, std::string description) {
+InputDescriptor In(std::string name, std::string type, bool required, Json default_value, std::string description,
+                   std::vector<std::string> one_of) {
   InputDescriptor d;
   d.name = std::move(name);
   d.type = std::move(type);
   d.required = required;
   d.default_value = std::move(default_value);
   d.description = std::move(description);
+  d.one_of = std::move(one_of);
   return d;
 }
 

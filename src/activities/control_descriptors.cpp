@@ -29,7 +29,7 @@ void RegisterControlFlow(ActivityRegistry& r) {
                 .category = "Control flow",
                 .description = "Merges parallel branches. all: waits for every branch that can still arrive; "
                                "any: continues with the first and cancels the others.",
-                .inputs = {In("mode", "string", false, "all", "all | any")},
+                .inputs = {In("mode", "string", false, "all", "all | any", {"all", "any"})},
                 .outcomes = {"Done"}});
   r.AddControl({.type = "Finish",
                 .category = "Control flow",

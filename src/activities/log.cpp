@@ -8,7 +8,8 @@ std::unique_ptr<Activity> NewLog() {
                          .category = "Primitives",
                          .description = "Writes a message to the node's log with the instance id.",
                          .inputs = {In("message", "text", true), In("level", "string", false, "info",
-                                                                    "debug | info | warn | error")},
+                                                                    "debug | info | warn | error",
+                                                                    {"debug", "info", "warn", "error"})},
                          .outcomes = {"Done"}},
       [](ActivityContext& ctx) {
         std::string level = ctx.InputString("level", "info");

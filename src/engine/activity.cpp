@@ -34,7 +34,12 @@ Result<Json> ActivityContext::EvaluateExpression(const Json& raw) const {
   script::Scope sc = engine_.MakeScope(state_, token_.scope, &merged, &workflow);
   auto& lua = script();
   const auto& text = raw.get_ref<const std::string&>();
-  if (script::HasTemplate(text)) return script::EvaluateValue(raw, lua, sc);
+  if (script::HasTemplate(text)) {
+    if (!script::IsWholeTemplate(text)) {
+      return InvalidArgument("a condition must be bare Lua or one whole {{ }} template, not '" + text + "'");
+    }
+    return script::EvaluateValue(Json(std::string(text)), lua, sc);
+  }
   return lua.EvaluateExpression(text, sc);
 }
 

@@ -8,6 +8,7 @@ Json DescriptorToJson(const ActivityDescriptor& d) {
     Json j = {{"name", in.name}, {"type", in.type}, {"required", in.required}};
     if (!in.default_value.is_null()) j["default"] = in.default_value;
     if (!in.description.empty()) j["description"] = in.description;
+    if (!in.one_of.empty()) j["oneOf"] = in.one_of;
     inputs.push_back(j);
   }
   Json j = {{"type", d.type},

@@ -18,6 +18,7 @@ struct InputDescriptor {
   bool required = false;
   Json default_value;  // null when none
   std::string description;
+  std::vector<std::string> one_of;  // the allowed values, when the input is an enumeration
 };
 
 enum class ActivityEffect {

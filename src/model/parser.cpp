@@ -2,6 +2,9 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <cerrno>
+#include <cmath>
+#include <cstdlib>
 #include <regex>
 
 #include "core/cron.h"
@@ -11,6 +14,21 @@
 namespace trellis {
 namespace {
 
+// A plain scalar that looks like a number but does not fit a double (1e999) stays text: JSON has
+// no infinity, and the value is then reported where a number is expected.
+Json ParseNumber(const std::string& s, bool integer) {
+  errno = 0;
+  char* end = nullptr;
+  if (integer) {
+    long long v = std::strtoll(s.c_str(), &end, 10);
+    if (errno == 0) return v;
+    errno = 0;
+  }
+  double d = std::strtod(s.c_str(), &end);
+  if (errno == ERANGE || !std::isfinite(d)) return s;
+  return d;
+}
+
 // YAML 1.2 core schema for plain scalars; "yes"/"no"/"on" stay strings.
 Json PlainScalar(const std::string& s) {
   if (s.empty() || s == "~" || s == "null" || s == "Null" || s == "NULL") return nullptr;
@@ -18,19 +36,21 @@ Json PlainScalar(const std::string& s) {
   if (s == "false" || s == "False" || s == "FALSE") return false;
   static const std::regex kInt("[-+]?[0-9]+");
   static const std::regex kFloat(R"([-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?)");
-  if (std::regex_match(s, kInt)) {
-    try {
-      return std::stoll(s);
-    } catch (const std::out_of_range&) {
-      return std::stod(s);
-    }
-  }
-  if (std::regex_match(s, kFloat)) return std::stod(s);
+  if (std::regex_match(s, kInt)) return ParseNumber(s, true);
+  if (std::regex_match(s, kFloat)) return ParseNumber(s, false);
   return s;
 }
 
-Json NodeToJson(const YAML::Node& node, int depth) {
+// Aliases are expanded into copies; the budget stops a small document from expanding into a huge
+// one ("billion laughs").
+constexpr size_t kMaxNodes = 1'000'000;
+
+Json NodeToJson(const YAML::Node& node, int depth, size_t* budget) {
   if (depth > 200) throw YAML::Exception(node.Mark(), "nesting deeper than 200 levels");
+  if ((*budget)-- == 0) {
+    throw YAML::Exception(node.Mark(), "the document expands to more than " + std::to_string(kMaxNodes) +
+                                            " values (aliases that repeat too much?)");
+  }
   switch (node.Type()) {
     case YAML::NodeType::Null:
     case YAML::NodeType::Undefined: return nullptr;
@@ -38,17 +58,25 @@ Json NodeToJson(const YAML::Node& node, int depth) {
       return node.Tag() == "?" ? PlainScalar(node.Scalar()) : Json(node.Scalar());
     case YAML::NodeType::Sequence: {
       Json arr = Json::array();
-      for (const auto& item : node) arr.push_back(NodeToJson(item, depth + 1));
+      for (const auto& item : node) arr.push_back(NodeToJson(item, depth + 1, budget));
       return arr;
     }
     case YAML::NodeType::Map: {
       Json obj = Json::object();
-      for (const auto& kv : node) obj[kv.first.as<std::string>()] = NodeToJson(kv.second, depth + 1);
+      for (const auto& kv : node) {
+        auto key = kv.first.as<std::string>();
+        if (obj.contains(key)) throw YAML::Exception(kv.first.Mark(), "duplicate key '" + key + "'");
+        obj[key] = NodeToJson(kv.second, depth + 1, budget);
+      }
       return obj;
     }
   }
   return nullptr;
 }
+
+}  // namespace
+
+namespace {
 
 class Reader {
  public:
@@ -251,7 +279,12 @@ bool JsonMatchesType(const Json& v, std::string_view t) {
   if (t == "any") return true;
   if (t == "string") return v.is_string();
   if (t == "number") return v.is_number();
-  if (t == "integer") return v.is_number_integer() || (v.is_number_float() && v.get<double>() == static_cast<double>(static_cast<int64_t>(v.get<double>())));
+  if (t == "integer") {
+    if (v.is_number_integer()) return true;
+    if (!v.is_number_float()) return false;
+    double d = v.get<double>();
+    return std::isfinite(d) && std::abs(d) < 9.0e15 && d == std::floor(d);
+  }
   if (t == "boolean") return v.is_boolean();
   if (t == "object") return v.is_object();
   if (t == "array") return v.is_array();
@@ -261,7 +294,8 @@ bool JsonMatchesType(const Json& v, std::string_view t) {
 bool YamlToJson(std::string_view text, Json* out, std::string* error) {
   try {
     YAML::Node node = YAML::Load(std::string(text));
-    *out = NodeToJson(node, 0);
+    size_t budget = kMaxNodes;
+    *out = NodeToJson(node, 0, &budget);
     return true;
   } catch (const YAML::Exception& e) {
     if (error) {

@@ -25,6 +25,12 @@ void CheckInputValue(const InputDescriptor& in, const Json& value, const std::st
       Status s = engine.CheckExpression(value.get<std::string>());
       if (!s.ok()) errors->push_back({path, "expression does not compile: " + s.message()});
     } else if (templated) {
+      // "{{ input.total }} > 1000" would interpolate to a string, which Lua holds true.
+      if (value.is_string() && !script::IsWholeTemplate(value.get<std::string>())) {
+        errors->push_back({path, "a condition must be bare Lua or one whole {{ }} template: write "
+                                 "`input.total > 1000` or `{{ input.total > 1000 }}`, not a mix"});
+        return;
+      }
       CheckTemplates(value, path, errors);
     }
     return;
@@ -43,6 +49,14 @@ void CheckInputValue(const InputDescriptor& in, const Json& value, const std::st
     CheckTemplates(value, path, errors);
     if (value.is_string()) return;  // the type is only known once evaluated
   }
+  if (!in.one_of.empty() && value.is_string()) {
+    const auto& v = value.get<std::string>();
+    if (std::find(in.one_of.begin(), in.one_of.end(), v) == in.one_of.end()) {
+      std::string list;
+      for (const auto& o : in.one_of) list += (list.empty() ? "" : ", ") + o;
+      errors->push_back({path, "'" + v + "' is not one of " + list + DidYouMean(v, in.one_of)});
+    }
+  }
   auto mismatch = [&](const char* want) {
     errors->push_back({path, std::string("must be ") + want + ", not " + JsonTypeName(value)});
   };
@@ -59,7 +73,9 @@ void CheckInputValue(const InputDescriptor& in, const Json& value, const std::st
   } else if (in.type == "array") {
     if (!value.is_array()) mismatch("a list");
   } else if (in.type == "duration") {
-    if (!value.is_string()) {
+    if (value.is_number_integer()) {
+      if (value.get<int64_t>() < 0) errors->push_back({path, "a duration must not be negative"});
+    } else if (!value.is_string()) {
       mismatch("a duration such as 10s");
     } else if (auto d = ParseDuration(value.get<std::string>()); !d.ok()) {
       errors->push_back({path, d.status().message()});
@@ -152,9 +168,14 @@ void ValidateDefinition(const WorkflowDefinition& def, const DescriptorLookup& l
       const InputDescriptor* in = d->FindInput(key);
       if (in == nullptr && key == "name") continue;  // the display name
       if (in == nullptr && key == "timeout") {
-        // The activity-level timeout: a fixed duration, no templates.
-        CheckInputValue({.name = "timeout", .type = "duration"}, value, path + ".timeout", errors);
-        if (script::ValueHasTemplate(value)) errors->push_back({path + ".timeout", "an activity timeout cannot use templates"});
+        // The activity-level timeout: a fixed duration string, no templates.
+        if (!value.is_string()) {
+          errors->push_back({path + ".timeout", std::string("must be a duration such as 10s, not ") + JsonTypeName(value)});
+        } else if (script::ValueHasTemplate(value)) {
+          errors->push_back({path + ".timeout", "an activity timeout cannot use templates"});
+        } else {
+          CheckInputValue({.name = "timeout", .type = "duration"}, value, path + ".timeout", errors);
+        }
         continue;
       }
       if (in == nullptr) {

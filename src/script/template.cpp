@@ -256,4 +256,15 @@ std::vector<TemplateError> CheckValue(const Json& value, ScriptEngine& engine) {
   return errors;
 }
 
+bool IsWholeTemplate(std::string_view text) {
+  auto parts = ParseTemplate(text);
+  if (!parts.ok()) return false;
+  int expressions = 0;
+  for (const auto& p : *parts) {
+    if (p.is_expression) ++expressions;
+    else if (p.text.find_first_not_of(" \t\r\n") != std::string::npos) return false;
+  }
+  return expressions == 1;
+}
+
 }  // namespace trellis::script

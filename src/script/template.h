@@ -25,6 +25,8 @@ Result<std::vector<TemplatePart>> ParseTemplate(std::string_view text);
 
 // True when the string contains `{{` (a template to evaluate).
 bool HasTemplate(std::string_view text);
+// True when the string is exactly one `{{ expr }}` (surrounding whitespace allowed).
+bool IsWholeTemplate(std::string_view text);
 // True when any string inside the value contains a template.
 bool ValueHasTemplate(const Json& value);
 

@@ -64,9 +64,7 @@ TEST(IfTest, ComparesInputsAndOutputsTheBoolean) {
   EXPECT_EQ(out, Json(true));  // the boolean, not the value
 }
 
-// DISABLED: blocked by a bug (a partly templated expression input is interpolated to a string,
-// which is always truthy, and validation accepts it).
-TEST(IfTest, DISABLED_AConditionMixingATemplateAndLuaIsNotSilentlyTrue) {
+TEST(IfTest, AConditionMixingATemplateAndLuaIsNotSilentlyTrue) {
   // "{{ input.total }} > 1000" interpolates to the string "10 > 1000", which is truthy. A
   // condition must either evaluate the comparison (False here) or be refused by validation; it
   // must never take True for every input.
