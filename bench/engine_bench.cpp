@@ -47,16 +47,21 @@ void RunChain(benchmark::State& state, const Json& activity) {
     steps += static_cast<int64_t>(s->journal.size());
     benchmark::DoNotOptimize(s->journal.data());
   }
-  state.counters["steps_per_sec"] = benchmark::Counter(static_cast<double>(steps), benchmark::Counter::kIsRate);
+  state.counters["steps_per_sec"] =
+      benchmark::Counter(static_cast<double>(steps), benchmark::Counter::kIsRate);
 }
 
 // A long chain of trivial activities in one instance: the interpreter's own cost per step
 // (token scheduling, journal record, connection lookup).
-void BM_EngineNoopChain(benchmark::State& state) { RunChain(state, {{"type", "Noop"}}); }
+void BM_EngineNoopChain(benchmark::State& state) {
+  RunChain(state, {{"type", "Noop"}});
+}
 BENCHMARK(BM_EngineNoopChain)->Arg(10000)->Unit(benchmark::kMillisecond);
 
 // The same with a constant WriteLine (output recorded, no templates).
-void BM_EngineWriteLineChain(benchmark::State& state) { RunChain(state, {{"type", "WriteLine"}, {"text", "x"}}); }
+void BM_EngineWriteLineChain(benchmark::State& state) {
+  RunChain(state, {{"type", "WriteLine"}, {"text", "x"}});
+}
 BENCHMARK(BM_EngineWriteLineChain)->Arg(1000)->Unit(benchmark::kMillisecond);
 
 // Each step evaluates a Lua template: the cost of expressions in the hot path.
@@ -80,7 +85,8 @@ void BM_EngineThreeActivityWorkflow(benchmark::State& state) {
     benchmark::DoNotOptimize(s->output);
     ++n;
   }
-  state.counters["workflows_per_sec"] = benchmark::Counter(static_cast<double>(n), benchmark::Counter::kIsRate);
+  state.counters["workflows_per_sec"] =
+      benchmark::Counter(static_cast<double>(n), benchmark::Counter::kIsRate);
 }
 BENCHMARK(BM_EngineThreeActivityWorkflow);
 
@@ -94,13 +100,15 @@ void BM_ScriptCondition(benchmark::State& state) {
     auto r = lua.EvaluateExpression("input.total > 1000", scope);
     benchmark::DoNotOptimize(r);
   }
-  state.counters["evals_per_sec"] = benchmark::Counter(static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
+  state.counters["evals_per_sec"] =
+      benchmark::Counter(static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
 }
 BENCHMARK(BM_ScriptCondition);
 
 // Serialising and restoring the state of a mid-run instance (what a durable commit pays).
 void BM_StateRoundTrip(benchmark::State& state) {
-  auto wf = Compile(Json::parse(R"({"id":"rt","variables":{"order":{"id":"A-1","lines":[1,2,3]}},"activities":[
+  auto wf =
+      Compile(Json::parse(R"({"id":"rt","variables":{"order":{"id":"A-1","lines":[1,2,3]}},"activities":[
       {"id":"a","type":"SetVariable","name":"x","value":{"deep":{"list":[1,2,3,4,5]}}},
       {"id":"w","type":"WaitForEvent","event":"go"}]})"));
   Engine engine(BuiltinActivities(), EngineServices{});
@@ -124,8 +132,8 @@ class SummaryReporter : public benchmark::BenchmarkReporter {
     for (const auto& r : runs) {
       Json counters = Json::object();
       for (const auto& [name, c] : r.counters) counters[name] = static_cast<double>(c);
-      counters["real_time_ns_per_iteration"] = r.GetAdjustedRealTime() *
-                                               (r.time_unit == benchmark::kMillisecond ? 1e6 : 1.0);
+      counters["real_time_ns_per_iteration"] =
+          r.GetAdjustedRealTime() * (r.time_unit == benchmark::kMillisecond ? 1e6 : 1.0);
       results[r.benchmark_name()] = counters;
     }
   }

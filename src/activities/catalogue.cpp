@@ -2,8 +2,8 @@
 
 namespace trellis {
 
-InputDescriptor In(std::string name, std::string type, bool required, Json default_value, std::string description,
-                   std::vector<std::string> one_of) {
+InputDescriptor In(std::string name, std::string type, bool required, Json default_value,
+                   std::string description, std::vector<std::string> one_of) {
   InputDescriptor d;
   d.name = std::move(name);
   d.type = std::move(type);

@@ -19,12 +19,13 @@ void RegisterControlFlow(ActivityRegistry& r) {
                 .inputs = {In("condition", "expression", true, nullptr, "a Lua expression"),
                            In("maxIterations", "integer", false, 10000, "the guard against endless loops")},
                 .outcomes = {"Iterate", "Done"}});
-  r.AddControl({.type = "Fork",
-                .category = "Control flow",
-                .description = "Starts every named branch at once (every outgoing connection when none are named).",
-                .inputs = {In("branches", "array", false, nullptr, "branch names, each an outcome")},
-                .outcomes = {},
-                .dynamic_outcomes_input = "branches"});
+  r.AddControl(
+      {.type = "Fork",
+       .category = "Control flow",
+       .description = "Starts every named branch at once (every outgoing connection when none are named).",
+       .inputs = {In("branches", "array", false, nullptr, "branch names, each an outcome")},
+       .outcomes = {},
+       .dynamic_outcomes_input = "branches"});
   r.AddControl({.type = "Join",
                 .category = "Control flow",
                 .description = "Merges parallel branches. all: waits for every branch that can still arrive; "

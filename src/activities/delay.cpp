@@ -23,12 +23,13 @@ std::unique_ptr<Activity> NewDelay() {
 
 std::unique_ptr<Activity> NewWaitUntil() {
   return std::make_unique<SimpleActivity>(
-      ActivityDescriptor{.type = "WaitUntil",
-                         .category = "Timers",
-                         .description = "Suspends until a point in time (RFC 3339); continues at once if it has passed.",
-                         .inputs = {In("at", "string", true, nullptr, "e.g. 2026-12-24T18:00:00Z")},
-                         .outcomes = {"Done"},
-                         .suspends = true},
+      ActivityDescriptor{
+          .type = "WaitUntil",
+          .category = "Timers",
+          .description = "Suspends until a point in time (RFC 3339); continues at once if it has passed.",
+          .inputs = {In("at", "string", true, nullptr, "e.g. 2026-12-24T18:00:00Z")},
+          .outcomes = {"Done"},
+          .suspends = true},
       [](ActivityContext& ctx) {
         auto at = ParseTime(ctx.InputString("at"));
         if (!at.ok()) return ActivityResult::Fail("WaitUntil: " + at.status().message(), false);

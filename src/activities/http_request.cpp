@@ -21,7 +21,9 @@ std::string PercentEncode(std::string_view s) {
   return out;
 }
 
-std::string Scalar(const Json& v) { return v.is_string() ? v.get<std::string>() : v.dump(); }
+std::string Scalar(const Json& v) {
+  return v.is_string() ? v.get<std::string>() : v.dump();
+}
 
 bool HasHeader(const HttpRequestSpec& spec, std::string_view name) {
   for (const auto& [k, v] : spec.headers) {
@@ -40,11 +42,13 @@ class HttpRequest final : public Activity {
     static const ActivityDescriptor d{
         .type = "HttpRequest",
         .category = "HTTP",
-        .description = "Sends an HTTP request. 2xx takes Done; another status takes Failed when connected, "
-                       "else the activity fails and its retry policy applies. Sends an Idempotency-Key.",
-        .inputs = {In("method", "string", false, "GET"), In("url", "text", true), In("headers", "object", false),
-                   In("query", "object", false), In("body", "any", false),
-                   In("timeout", "duration", false, nullptr, "default: the activity timeout or step timeout")},
+        .description =
+            "Sends an HTTP request. 2xx takes Done; another status takes Failed when connected, "
+            "else the activity fails and its retry policy applies. Sends an Idempotency-Key.",
+        .inputs = {In("method", "string", false, "GET"), In("url", "text", true),
+                   In("headers", "object", false), In("query", "object", false), In("body", "any", false),
+                   In("timeout", "duration", false, nullptr,
+                      "default: the activity timeout or step timeout")},
         .outcomes = {"Done", "Failed"},
         .output_description = "{status, headers, body}; body is parsed when the response is JSON",
         .effect = ActivityEffect::kExternal};
@@ -69,7 +73,8 @@ class HttpRequest final : public Activity {
       if (!qs.empty()) spec.url += (spec.url.find('?') == std::string::npos ? "?" : "&") + qs;
     }
     const Json& headers = ctx.input("headers");
-    if (!headers.is_null() && !headers.is_object()) return ActivityResult::Fail("HttpRequest headers must be an object", false);
+    if (!headers.is_null() && !headers.is_object())
+      return ActivityResult::Fail("HttpRequest headers must be an object", false);
     if (headers.is_object()) {
       for (const auto& [k, v] : headers.items()) spec.headers.emplace_back(k, Scalar(v));
     }
@@ -80,7 +85,8 @@ class HttpRequest final : public Activity {
       spec.body = body.dump();
       if (!HasHeader(spec, "Content-Type")) spec.headers.emplace_back("Content-Type", "application/json");
     }
-    if (!HasHeader(spec, "Idempotency-Key")) spec.headers.emplace_back("Idempotency-Key", ctx.IdempotencyKey());
+    if (!HasHeader(spec, "Idempotency-Key"))
+      spec.headers.emplace_back("Idempotency-Key", ctx.IdempotencyKey());
     spec.timeout = ctx.time_budget();
     if (!ctx.input("timeout").is_null()) {
       auto t = ctx.InputDuration("timeout");
@@ -93,13 +99,16 @@ class HttpRequest final : public Activity {
     if (!response.ok()) {
       StatusCode code = response.status().code();
       bool retryable = code != StatusCode::kInvalidArgument && code != StatusCode::kFailedPrecondition;
-      return ActivityResult::Fail(spec.method + " " + spec.url + ": " + response.status().message(), retryable);
+      return ActivityResult::Fail(spec.method + " " + spec.url + ": " + response.status().message(),
+                                  retryable);
     }
     Json out_headers = Json::object();
     bool is_json = false;
     for (const auto& [k, v] : response->headers) {
-      if (out_headers.contains(k)) out_headers[k] = out_headers[k].get<std::string>() + ", " + v;
-      else out_headers[k] = v;
+      if (out_headers.contains(k))
+        out_headers[k] = out_headers[k].get<std::string>() + ", " + v;
+      else
+        out_headers[k] = v;
       if (k == "content-type" && v.find("json") != std::string::npos) is_json = true;
     }
     Json out_body = response->body;
@@ -110,12 +119,15 @@ class HttpRequest final : public Activity {
     Json output = {{"status", response->status}, {"headers", out_headers}, {"body", out_body}};
     if (response->status >= 200 && response->status < 300) return ActivityResult::Done(std::move(output));
     if (ctx.HasConnection("Failed")) return ActivityResult::Outcome("Failed", std::move(output));
-    return ActivityResult::Fail(spec.method + " " + spec.url + " answered HTTP " + std::to_string(response->status));
+    return ActivityResult::Fail(spec.method + " " + spec.url + " answered HTTP " +
+                                std::to_string(response->status));
   }
 };
 
 }  // namespace
 
-std::unique_ptr<Activity> NewHttpRequest() { return std::make_unique<HttpRequest>(); }
+std::unique_ptr<Activity> NewHttpRequest() {
+  return std::make_unique<HttpRequest>();
+}
 
 }  // namespace trellis

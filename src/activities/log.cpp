@@ -7,14 +7,15 @@ std::unique_ptr<Activity> NewLog() {
       ActivityDescriptor{.type = "Log",
                          .category = "Primitives",
                          .description = "Writes a message to the node's log with the instance id.",
-                         .inputs = {In("message", "text", true), In("level", "string", false, "info",
-                                                                    "debug | info | warn | error",
-                                                                    {"debug", "info", "warn", "error"})},
+                         .inputs = {In("message", "text", true),
+                                    In("level", "string", false, "info", "debug | info | warn | error",
+                                       {"debug", "info", "warn", "error"})},
                          .outcomes = {"Done"}},
       [](ActivityContext& ctx) {
         std::string level = ctx.InputString("level", "info");
         if (level != "debug" && level != "info" && level != "warn" && level != "error") {
-          return ActivityResult::Fail("Log level must be debug, info, warn or error, not '" + level + "'", false);
+          return ActivityResult::Fail("Log level must be debug, info, warn or error, not '" + level + "'",
+                                      false);
         }
         ctx.Log(level, ctx.InputString("message"));
         return ActivityResult::Done();

@@ -6,9 +6,10 @@ std::unique_ptr<Activity> NewPublishEvent() {
   return std::make_unique<SimpleActivity>(
       ActivityDescriptor{.type = "PublishEvent",
                          .category = "Events",
-                         .description = "Publishes an event: it resumes matching WaitForEvent bookmarks and starts "
-                                        "workflows with an Event trigger. Delivered through the outbox once the "
-                                        "step commits.",
+                         .description =
+                             "Publishes an event: it resumes matching WaitForEvent bookmarks and starts "
+                             "workflows with an Event trigger. Delivered through the outbox once the "
+                             "step commits.",
                          .inputs = {In("event", "string", true), In("correlation", "string", false),
                                     In("payload", "any", false)},
                          .outcomes = {"Done"},

@@ -9,8 +9,9 @@ class RunWorkflow final : public Activity {
     static const ActivityDescriptor d{
         .type = "RunWorkflow",
         .category = "Composition",
-        .description = "Starts a child workflow (through the outbox, once this step commits). With wait, "
-                       "suspends until the child ends and outputs the child's output.",
+        .description =
+            "Starts a child workflow (through the outbox, once this step commits). With wait, "
+            "suspends until the child ends and outputs the child's output.",
         .inputs = {In("workflow", "string", true, nullptr, "the child's definition id"),
                    In("version", "integer", false, nullptr, "default: the latest published version"),
                    In("input", "object", false), In("wait", "boolean", false, true)},
@@ -61,6 +62,8 @@ class RunWorkflow final : public Activity {
 
 }  // namespace
 
-std::unique_ptr<Activity> NewRunWorkflow() { return std::make_unique<RunWorkflow>(); }
+std::unique_ptr<Activity> NewRunWorkflow() {
+  return std::make_unique<RunWorkflow>();
+}
 
 }  // namespace trellis

@@ -9,8 +9,9 @@ class WaitForEvent final : public Activity {
     static const ActivityDescriptor d{
         .type = "WaitForEvent",
         .category = "Events",
-        .description = "Suspends until an event with this name (and correlation, when given) arrives, or "
-                       "the timeout passes.",
+        .description =
+            "Suspends until an event with this name (and correlation, when given) arrives, or "
+            "the timeout passes.",
         .inputs = {In("event", "string", true), In("correlation", "string", false),
                    In("timeout", "duration", false, nullptr, "Timeout follows when it passes first")},
         .outcomes = {"Done", "Timeout"},
@@ -66,7 +67,11 @@ class WaitForWebhook final : public Activity {
 
 }  // namespace
 
-std::unique_ptr<Activity> NewWaitForEvent() { return std::make_unique<WaitForEvent>(); }
-std::unique_ptr<Activity> NewWaitForWebhook() { return std::make_unique<WaitForWebhook>(); }
+std::unique_ptr<Activity> NewWaitForEvent() {
+  return std::make_unique<WaitForEvent>();
+}
+std::unique_ptr<Activity> NewWaitForWebhook() {
+  return std::make_unique<WaitForWebhook>();
+}
 
 }  // namespace trellis

@@ -37,8 +37,9 @@ LoadedDefinition LoadDefinitionFile(const std::filesystem::path& path) {
 WorkflowResolver DirectoryResolver(std::vector<std::filesystem::path> folders) {
   auto index = std::make_shared<std::map<std::string, std::filesystem::path>>();
   auto scanned = std::make_shared<bool>(false);
-  return [folders, index, scanned](const std::string& id,
-                                   std::optional<int> version) -> Result<std::shared_ptr<const CompiledWorkflow>> {
+  return [folders, index, scanned](
+             const std::string& id,
+             std::optional<int> version) -> Result<std::shared_ptr<const CompiledWorkflow>> {
     if (!*scanned) {
       *scanned = true;
       for (const auto& folder : folders) {
@@ -63,8 +64,10 @@ WorkflowResolver DirectoryResolver(std::vector<std::filesystem::path> folders) {
       return InvalidArgument("workflow '" + id + "' (" + it->second.string() + ") is invalid: " +
                              loaded.errors.front().path + ": " + loaded.errors.front().message);
     }
-    if (version && loaded.workflow->definition().version != 0 && *version != loaded.workflow->definition().version) {
-      return NotFound("workflow '" + id + "' version " + std::to_string(*version) + " is not available locally");
+    if (version && loaded.workflow->definition().version != 0 &&
+        *version != loaded.workflow->definition().version) {
+      return NotFound("workflow '" + id + "' version " + std::to_string(*version) +
+                      " is not available locally");
     }
     return loaded.workflow;
   };

@@ -1,5 +1,5 @@
-#include <CLI/CLI.hpp>
 #include <unistd.h>
+#include <CLI/CLI.hpp>
 
 #include <fstream>
 #include <iostream>
@@ -173,7 +173,9 @@ int Run(const RunOptions& o) {
   EngineServices services;
   services.http = http.get();
   // With JSON output, stdout carries only the result document.
-  services.write_line = [json](std::string_view text) { (json ? std::cerr : std::cout) << text << std::endl; };
+  services.write_line = [json](std::string_view text) {
+    (json ? std::cerr : std::cout) << text << std::endl;
+  };
   services.log = [](std::string_view level, std::string_view message) {
     std::cerr << "[" << level << "] " << message << "\n";
   };
@@ -193,8 +195,9 @@ int Run(const RunOptions& o) {
       std::cerr << "error: " << body.status().message() << "\n";
       return 1;
     }
-    runner.QueueWebhook(w.substr(0, eq), "POST",
-                        {{"method", "POST"}, {"headers", Json::object()}, {"query", Json::object()}, {"body", *body}});
+    runner.QueueWebhook(
+        w.substr(0, eq), "POST",
+        {{"method", "POST"}, {"headers", Json::object()}, {"query", Json::object()}, {"body", *body}});
   }
   runner.Run(deadline);
 
@@ -227,13 +230,16 @@ int Run(const RunOptions& o) {
 
 void AddRunCommand(CLI::App& app, int* exit_code) {
   auto o = std::make_shared<RunOptions>();
-  auto* cmd = app.add_subcommand("run", "Run a workflow file in memory and print its result and journal.\n"
-                                        "Exit code: 0 Completed, 2 Faulted, 3 Suspended, 4 Cancelled, 1 invalid usage "
-                                        "or definition.");
+  auto* cmd =
+      app.add_subcommand("run",
+                         "Run a workflow file in memory and print its result and journal.\n"
+                         "Exit code: 0 Completed, 2 Faulted, 3 Suspended, 4 Cancelled, 1 invalid usage "
+                         "or definition.");
   cmd->add_option("file", o->file, "the workflow definition (YAML or JSON)")->required();
   cmd->add_option("--input", o->input, "the workflow input: JSON text or @file.json");
-  cmd->add_option("--event", o->events,
-                  "deliver an event to a matching WaitForEvent: NAME=JSON or NAME@CORRELATION=JSON (repeatable)");
+  cmd->add_option(
+      "--event", o->events,
+      "deliver an event to a matching WaitForEvent: NAME=JSON or NAME@CORRELATION=JSON (repeatable)");
   cmd->add_option("--webhook", o->webhooks, "deliver a POST to a WaitForWebhook: PATH=JSON (repeatable)");
   cmd->add_flag("--fast-timers", o->fast_timers, "make timers due at once (in due order), so nothing waits");
   cmd->add_option("--output", o->output, "json | text")->default_val("text");

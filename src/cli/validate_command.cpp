@@ -9,7 +9,8 @@
 namespace trellis::cli {
 
 void AddValidateCommand(CLI::App& app, int* exit_code) {
-  auto* cmd = app.add_subcommand("validate", "Check definitions; prints FILE:PATH: message per error, exit 1 on any");
+  auto* cmd =
+      app.add_subcommand("validate", "Check definitions; prints FILE:PATH: message per error, exit 1 on any");
   auto files = std::make_shared<std::vector<std::string>>();
   cmd->add_option("files", *files, "YAML or JSON definition files")->required();
   cmd->callback([files, exit_code] {

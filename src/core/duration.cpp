@@ -19,7 +19,8 @@ Status Bad(std::string_view text, std::string_view why) {
 // Reads a decimal number (digits with an optional fraction) at text[*pos].
 bool ReadNumber(std::string_view text, size_t* pos, double* out) {
   size_t start = *pos;
-  while (*pos < text.size() && (std::isdigit(static_cast<unsigned char>(text[*pos])) || text[*pos] == '.')) ++*pos;
+  while (*pos < text.size() && (std::isdigit(static_cast<unsigned char>(text[*pos])) || text[*pos] == '.'))
+    ++*pos;
   if (*pos == start) return false;
   std::string num(text.substr(start, *pos - start));
   if (num.find('.') != num.rfind('.') || num == ".") return false;
@@ -46,13 +47,20 @@ Result<milliseconds> ParseIso(std::string_view text) {
     if (pos >= text.size()) return Bad(text, "a number without a unit");
     char unit = static_cast<char>(std::toupper(static_cast<unsigned char>(text[pos++])));
     double ms = 0;
-    if (!in_time && unit == 'D') ms = 86400000.0;
-    else if (!in_time && unit == 'W') ms = 7 * 86400000.0;
-    else if (in_time && unit == 'H') ms = 3600000.0;
-    else if (in_time && unit == 'M') ms = 60000.0;
-    else if (in_time && unit == 'S') ms = 1000.0;
-    else if (!in_time && (unit == 'Y' || unit == 'M')) return Bad(text, "years and months have no fixed length");
-    else return Bad(text, std::string("unknown unit '") + unit + "'");
+    if (!in_time && unit == 'D')
+      ms = 86400000.0;
+    else if (!in_time && unit == 'W')
+      ms = 7 * 86400000.0;
+    else if (in_time && unit == 'H')
+      ms = 3600000.0;
+    else if (in_time && unit == 'M')
+      ms = 60000.0;
+    else if (in_time && unit == 'S')
+      ms = 1000.0;
+    else if (!in_time && (unit == 'Y' || unit == 'M'))
+      return Bad(text, "years and months have no fixed length");
+    else
+      return Bad(text, std::string("unknown unit '") + unit + "'");
     total += n * ms;
     any = true;
   }
@@ -75,13 +83,20 @@ Result<milliseconds> ParseDuration(std::string_view text) {
     while (pos < text.size() && std::isalpha(static_cast<unsigned char>(text[pos]))) ++pos;
     std::string_view unit = text.substr(unit_start, pos - unit_start);
     double ms = 0;
-    if (unit == "ms") ms = 1;
-    else if (unit == "s") ms = 1000;
-    else if (unit == "m") ms = 60000;
-    else if (unit == "h") ms = 3600000;
-    else if (unit == "d") ms = 86400000;
-    else if (unit.empty()) return Bad(text, "a number needs a unit");
-    else return Bad(text, "unknown unit '" + std::string(unit) + "'");
+    if (unit == "ms")
+      ms = 1;
+    else if (unit == "s")
+      ms = 1000;
+    else if (unit == "m")
+      ms = 60000;
+    else if (unit == "h")
+      ms = 3600000;
+    else if (unit == "d")
+      ms = 86400000;
+    else if (unit.empty())
+      return Bad(text, "a number needs a unit");
+    else
+      return Bad(text, "unknown unit '" + std::string(unit) + "'");
     total += n * ms;
   }
   if (total > static_cast<double>(kMaxMs)) return Bad(text, "too large");

@@ -9,7 +9,9 @@
 namespace trellis {
 
 std::string NewUuidV7(TimePoint now);
-inline std::string NewUuidV7() { return NewUuidV7(std::chrono::system_clock::now()); }
+inline std::string NewUuidV7() {
+  return NewUuidV7(std::chrono::system_clock::now());
+}
 bool IsUuid(std::string_view text);
 
 }  // namespace trellis

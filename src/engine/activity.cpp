@@ -12,9 +12,15 @@ ActivityContext::ActivityContext(Engine& engine, InstanceState& state, const Com
                                  const Token& token, const Json& inputs, TimePoint now)
     : engine_(engine), state_(state), activity_(activity), token_(token), inputs_(inputs), now_(now) {}
 
-const ActivityDefinition& ActivityContext::definition() const { return *activity_.def; }
-const std::string& ActivityContext::activity_id() const { return activity_.def->id; }
-const EngineServices& ActivityContext::services() const { return engine_.services_; }
+const ActivityDefinition& ActivityContext::definition() const {
+  return *activity_.def;
+}
+const std::string& ActivityContext::activity_id() const {
+  return activity_.def->id;
+}
+const EngineServices& ActivityContext::services() const {
+  return engine_.services_;
+}
 
 const Json& ActivityContext::input(std::string_view name) const {
   static const Json kNull;
@@ -31,7 +37,7 @@ std::string ActivityContext::InputString(std::string_view name, std::string_view
 Result<Json> ActivityContext::EvaluateExpression(const Json& raw) const {
   if (!raw.is_string()) return raw;
   Json merged, workflow;
-  script::Scope sc = engine_.MakeScope(state_, token_.scope, &merged, &workflow);
+  script::Scope sc = engine_.MakeScope(*activity_.workflow, state_, token_.scope, &merged, &workflow);
   auto& lua = script();
   const auto& text = raw.get_ref<const std::string&>();
   if (script::HasTemplate(text)) {
@@ -48,7 +54,8 @@ Result<std::chrono::milliseconds> ActivityContext::InputDuration(std::string_vie
   if (v.is_number_integer()) return std::chrono::milliseconds(v.get<int64_t>());
   if (v.is_string()) {
     auto d = ParseDuration(v.get<std::string>());
-    if (!d.ok()) return Status(d.status().code(), "input '" + std::string(name) + "': " + d.status().message());
+    if (!d.ok())
+      return Status(d.status().code(), "input '" + std::string(name) + "': " + d.status().message());
     return d;
   }
   return InvalidArgument("input '" + std::string(name) + "' must be a duration such as 10s, not " +
@@ -66,13 +73,14 @@ script::ScriptEngine& ActivityContext::script() const {
 script::Scope ActivityContext::scope() const {
   // The merged outputs and workflow objects must outlive the scope: keep them per thread.
   thread_local Json merged, workflow;
-  return engine_.MakeScope(state_, token_.scope, &merged, &workflow);
+  return engine_.MakeScope(*activity_.workflow, state_, token_.scope, &merged, &workflow);
 }
 
 std::string ActivityContext::IdempotencyKey() const {
   // The token id tells loop iterations apart; it is persisted with the state, so a re-run after a
   // crash sends the same key.
-  return state_.id + ":" + activity_.def->id + ":" + std::to_string(token_.id) + ":" + std::to_string(token_.attempt);
+  return state_.id + ":" + activity_.def->id + ":" + std::to_string(token_.id) + ":" +
+         std::to_string(token_.attempt);
 }
 
 bool ActivityContext::HasConnection(std::string_view outcome) const {
@@ -88,9 +96,13 @@ std::chrono::milliseconds ActivityContext::time_budget() const {
   return budget;
 }
 
-std::string ActivityContext::NewId() const { return NewUuidV7(now_); }
+std::string ActivityContext::NewId() const {
+  return NewUuidV7(now_);
+}
 
-void ActivityContext::SetVariable(const std::string& name, Json value) { state_.variables[name] = std::move(value); }
+void ActivityContext::SetVariable(const std::string& name, Json value) {
+  state_.variables[name] = std::move(value);
+}
 
 void ActivityContext::SetWorkflowOutput(const std::string& name, Json value) {
   if (!state_.output.is_object()) state_.output = Json::object();

@@ -32,7 +32,7 @@ struct EngineServices {
   script::Limits script_limits;
   std::chrono::milliseconds step_timeout{std::chrono::minutes(5)};
   const std::atomic<bool>* cancel = nullptr;  // aborts in-flight I/O when set
-  uint64_t random_seed = 0;  // retry jitter; 0 means seeded from the OS
+  uint64_t random_seed = 0;                   // retry jitter; 0 means seeded from the OS
 };
 
 struct ActivityResult {

@@ -33,6 +33,7 @@ std::shared_ptr<const CompiledWorkflow> CompiledWorkflow::Compile(WorkflowDefini
   for (size_t i = 0; i < d.activities.size(); ++i) {
     auto& ca = wf->activities_[i];
     ca.index = static_cast<int>(i);
+    ca.workflow = wf.get();
     ca.def = &d.activities[i];
     ca.descriptor = registry.FindDescriptor(ca.def->type);
     ca.impl = registry.Find(ca.def->type);
@@ -89,6 +90,24 @@ std::shared_ptr<const CompiledWorkflow> CompiledWorkflow::Compile(WorkflowDefini
       if (ca.reaches[static_cast<size_t>(p)]) continue;
       ca.reaches[static_cast<size_t>(p)] = 1;
       for (int q : preds[static_cast<size_t>(p)]) stack.push_back(q);
+    }
+  }
+  // For loops: the body is everything reachable from the Iterate edges.
+  for (auto& ca : wf->activities_) {
+    if (ca.control != CompiledActivity::Control::kForEach && ca.control != CompiledActivity::Control::kWhile)
+      continue;
+    std::vector<char> seen(d.activities.size(), 0);
+    std::vector<int> stack;
+    for (const auto& e : ca.out) {
+      if (e.outcome == "Iterate") stack.push_back(e.to);
+    }
+    while (!stack.empty()) {
+      int n = stack.back();
+      stack.pop_back();
+      if (n == ca.index || seen[static_cast<size_t>(n)]) continue;
+      seen[static_cast<size_t>(n)] = 1;
+      ca.loop_body.push_back(n);
+      for (const auto& e : wf->activities_[static_cast<size_t>(n)].out) stack.push_back(e.to);
     }
   }
   return wf;

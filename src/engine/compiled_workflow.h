@@ -14,6 +14,8 @@
 
 namespace trellis {
 
+class CompiledWorkflow;
+
 struct CompiledActivity {
   enum class Control { kNone, kForEach, kWhile, kFork, kJoin, kFinish, kFail };
   struct Edge {
@@ -23,27 +25,30 @@ struct CompiledActivity {
   };
 
   int index = -1;
+  const CompiledWorkflow* workflow = nullptr;  // the owner
   const ActivityDefinition* def = nullptr;
   const ActivityDescriptor* descriptor = nullptr;
   const Activity* impl = nullptr;  // null for control-flow types
   Control control = Control::kNone;
-  Json inputs = Json::object();    // as written, plus descriptor defaults
-  bool templated = false;          // inputs other than expression/code hold templates
+  Json inputs = Json::object();         // as written, plus descriptor defaults
+  bool templated = false;               // inputs other than expression/code hold templates
   std::vector<std::string> raw_inputs;  // expression/code inputs, evaluated by the activity itself
-  bool external = false;           // a commit point follows it
+  bool external = false;                // a commit point follows it
   // The activity-level timeout; unset for types whose own `timeout` input means something else
   // (WaitForEvent takes its Timeout outcome, HttpRequest bounds the request).
   std::optional<std::chrono::milliseconds> timeout;
   std::vector<Edge> out;
-  std::vector<int> inbound;        // connection indices arriving here
-  std::vector<char> reaches;       // joins: reaches[i] != 0 when activity i can reach this join
+  std::vector<int> inbound;    // connection indices arriving here
+  std::vector<char> reaches;   // joins: reaches[i] != 0 when activity i can reach this join
+  std::vector<int> loop_body;  // ForEach/While: the activities reachable from Iterate
   bool has_error_edge = false;
 };
 
 class CompiledWorkflow {
  public:
   // Validates and compiles; every validation error is appended to *errors. Returns null on error.
-  static std::shared_ptr<const CompiledWorkflow> Compile(WorkflowDefinition def, const ActivityRegistry& registry,
+  static std::shared_ptr<const CompiledWorkflow> Compile(WorkflowDefinition def,
+                                                         const ActivityRegistry& registry,
                                                          std::vector<ValidationError>* errors);
 
   const WorkflowDefinition& definition() const { return def_; }

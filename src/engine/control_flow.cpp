@@ -19,29 +19,28 @@ Token LoopToken(const Frame& loop) {
   return t;
 }
 
-bool Truthy(const Json& v) { return !(v.is_null() || (v.is_boolean() && !v.get<bool>())); }
+bool Truthy(const Json& v) {
+  return !(v.is_null() || (v.is_boolean() && !v.get<bool>()));
+}
 
 }  // namespace
 
-void Engine::RunControl(const CompiledWorkflow& wf, InstanceState& s, const CompiledActivity& a, const Token& t,
-                        const Json& inputs) {
+void Engine::RunControl(const CompiledWorkflow& wf, InstanceState& s, const CompiledActivity& a,
+                        const Token& t, const Json& inputs) {
   using C = CompiledActivity::Control;
   TimePoint now = Now();
   switch (a.control) {
     case C::kForEach:
-    case C::kWhile:
-      StartLoop(wf, s, a, t, inputs);
-      return;
-    case C::kJoin:
-      ArriveAtJoin(wf, s, a, t, inputs);
-      return;
+    case C::kWhile: StartLoop(wf, s, a, t, inputs); return;
+    case C::kJoin: ArriveAtJoin(wf, s, a, t, inputs); return;
     case C::kFork: {
       std::vector<std::string> branches;
       if (auto it = inputs.find("branches"); it != inputs.end() && it->is_array() && !it->empty()) {
         for (const auto& b : *it) branches.push_back(b.get<std::string>());
       } else {
         for (const auto& e : a.out) {
-          if (e.outcome != "Error" && std::find(branches.begin(), branches.end(), e.outcome) == branches.end()) {
+          if (e.outcome != "Error" &&
+              std::find(branches.begin(), branches.end(), e.outcome) == branches.end()) {
             branches.push_back(e.outcome);
           }
         }
@@ -74,13 +73,12 @@ void Engine::RunControl(const CompiledWorkflow& wf, InstanceState& s, const Comp
       HandleFailure(wf, s, t, message, false, "Fail");
       return;
     }
-    case C::kNone:
-      break;
+    case C::kNone: break;
   }
 }
 
-void Engine::StartLoop(const CompiledWorkflow& wf, InstanceState& s, const CompiledActivity& a, const Token& t,
-                       const Json& inputs) {
+void Engine::StartLoop(const CompiledWorkflow& wf, InstanceState& s, const CompiledActivity& a,
+                       const Token& t, const Json& inputs) {
   Frame loop;
   loop.id = s.next_frame_id++;
   loop.parent = t.scope;
@@ -98,7 +96,8 @@ void Engine::StartLoop(const CompiledWorkflow& wf, InstanceState& s, const Compi
     }
     const Json& parallel = inputs.contains("parallel") ? inputs.at("parallel") : Json(1);
     if (!parallel.is_number_integer() || parallel.get<int64_t>() < 1) {
-      HandleFailure(wf, s, t, "ForEach parallel must be a whole number of at least 1", false, "ActivityFaulted");
+      HandleFailure(wf, s, t, "ForEach parallel must be a whole number of at least 1", false,
+                    "ActivityFaulted");
       return;
     }
     loop.items = std::move(items);
@@ -162,7 +161,7 @@ void Engine::AdvanceLoop(const CompiledWorkflow& wf, InstanceState& s, uint64_t 
   }
   while (loop.active == 0) {
     Json merged, workflow;
-    script::Scope scope = MakeScope(s, loop.parent, &merged, &workflow);
+    script::Scope scope = MakeScope(wf, s, loop.parent, &merged, &workflow);
     Json raw = a.inputs.contains("condition") ? a.inputs.at("condition") : Json(false);
     Result<Json> cond = Json(false);
     auto& lua = script::ScriptEngine::ForThisThread();
@@ -182,8 +181,8 @@ void Engine::AdvanceLoop(const CompiledWorkflow& wf, InstanceState& s, uint64_t 
       return;
     }
     if (loop.next >= loop.max_iterations) {
-      std::string error = "While '" + a.def->id + "' exceeded maxIterations (" +
-                          std::to_string(loop.max_iterations) + ")";
+      std::string error =
+          "While '" + a.def->id + "' exceeded maxIterations (" + std::to_string(loop.max_iterations) + ")";
       finish(loop, &error);
       return;
     }
@@ -202,12 +201,13 @@ void Engine::EndIteration(const CompiledWorkflow& wf, InstanceState& s, uint64_t
   AdvanceLoop(wf, s, loop_id);
 }
 
-void Engine::ArriveAtJoin(const CompiledWorkflow& wf, InstanceState& s, const CompiledActivity& a, const Token& t,
-                          const Json& inputs) {
-  std::string mode = inputs.contains("mode") && inputs.at("mode").is_string() ? inputs.at("mode").get<std::string>()
-                                                                               : "all";
-  auto existing = std::find_if(s.joins.begin(), s.joins.end(),
-                               [&](const JoinState& j) { return j.activity == a.index && j.scope == t.scope; });
+void Engine::ArriveAtJoin(const CompiledWorkflow& wf, InstanceState& s, const CompiledActivity& a,
+                          const Token& t, const Json& inputs) {
+  std::string mode =
+      inputs.contains("mode") && inputs.at("mode").is_string() ? inputs.at("mode").get<std::string>() : "all";
+  auto existing = std::find_if(s.joins.begin(), s.joins.end(), [&](const JoinState& j) {
+    return j.activity == a.index && j.scope == t.scope;
+  });
   if (mode == "any") {
     // The first branch wins; the others are cancelled (a race such as approval vs. timeout).
     if (existing != s.joins.end()) {
@@ -230,7 +230,8 @@ void Engine::ArriveAtJoin(const CompiledWorkflow& wf, InstanceState& s, const Co
     --Live(s, t.scope);  // merged into the pending join
   }
   auto& arrived = s.joins[index].arrived;
-  if (t.via >= 0 && std::find(arrived.begin(), arrived.end(), t.via) == arrived.end()) arrived.push_back(t.via);
+  if (t.via >= 0 && std::find(arrived.begin(), arrived.end(), t.via) == arrived.end())
+    arrived.push_back(t.via);
   bool all = std::all_of(a.inbound.begin(), a.inbound.end(), [&](int c) {
     return std::find(arrived.begin(), arrived.end(), c) != arrived.end();
   });
@@ -250,7 +251,9 @@ void Engine::FireJoin(const CompiledWorkflow& wf, InstanceState& s, size_t join_
 }
 
 bool Engine::CanStillReach(const InstanceState& s, const CompiledActivity& join, uint64_t scope) const {
-  auto reaches = [&](int activity) { return activity != join.index && join.reaches[static_cast<size_t>(activity)]; };
+  auto reaches = [&](int activity) {
+    return activity != join.index && join.reaches[static_cast<size_t>(activity)];
+  };
   for (size_t i = s.ready_head; i < s.ready.size(); ++i) {
     // A token queued at the join itself is an arrival not yet counted.
     const Token& t = s.ready[i];
@@ -282,7 +285,9 @@ void Engine::RecheckJoins(const CompiledWorkflow& wf, InstanceState& s, uint64_t
 
 void Engine::CancelReaching(const CompiledWorkflow& wf, InstanceState& s, const CompiledActivity& join,
                             uint64_t scope) {
-  auto reaches = [&](int activity) { return activity != join.index && join.reaches[static_cast<size_t>(activity)]; };
+  auto reaches = [&](int activity) {
+    return activity != join.index && join.reaches[static_cast<size_t>(activity)];
+  };
   TimePoint now = Now();
   for (size_t i = s.ready_head; i < s.ready.size();) {
     // Includes tokens already queued at the join itself: the race is decided.
@@ -344,8 +349,9 @@ void Engine::DropScope(InstanceState& s, uint64_t frame_id) {
   s.bookmarks.erase(std::remove_if(s.bookmarks.begin(), s.bookmarks.end(),
                                    [&](const Bookmark& b) { return dropped(b.token.scope); }),
                     s.bookmarks.end());
-  s.joins.erase(std::remove_if(s.joins.begin(), s.joins.end(), [&](const JoinState& j) { return dropped(j.scope); }),
-                s.joins.end());
+  s.joins.erase(
+      std::remove_if(s.joins.begin(), s.joins.end(), [&](const JoinState& j) { return dropped(j.scope); }),
+      s.joins.end());
   for (uint64_t id : drop) s.frames.erase(id);
 }
 

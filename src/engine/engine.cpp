@@ -18,7 +18,8 @@ Engine::Engine(const ActivityRegistry& registry, EngineServices services)
 Result<InstanceState> Engine::Start(const CompiledWorkflow& wf, StartOptions options) {
   const auto& def = wf.definition();
   if (!options.input.is_object()) {
-    return InvalidArgument(std::string("workflow input must be an object, not ") + JsonTypeName(options.input));
+    return InvalidArgument(std::string("workflow input must be an object, not ") +
+                           JsonTypeName(options.input));
   }
   std::string problems;
   for (const auto& decl : def.inputs) {
@@ -30,8 +31,8 @@ Result<InstanceState> Engine::Start(const CompiledWorkflow& wf, StartOptions opt
         problems += (problems.empty() ? "" : "; ") + std::string("input.") + decl.name + " is required";
       }
     } else if (!JsonMatchesType(*it, decl.type)) {
-      problems += (problems.empty() ? "" : "; ") + std::string("input.") + decl.name + " must be " + decl.type +
-                  ", not " + JsonTypeName(*it);
+      problems += (problems.empty() ? "" : "; ") + std::string("input.") + decl.name + " must be " +
+                  decl.type + ", not " + JsonTypeName(*it);
     }
   }
   if (!problems.empty()) return InvalidArgument(problems);
@@ -110,10 +111,17 @@ void Engine::Journal(InstanceState& s, const CompiledActivity& a, const Token& t
 void Engine::RecordOutput(InstanceState& s, const CompiledActivity& a, uint64_t scope, const Json& output) {
   if (output.is_null() && !s.outputs.contains(a.def->id)) return;
   s.outputs[a.def->id] = output;
-  if (scope != 0) s.frames.at(scope).outputs[a.def->id] = output;
+  // Every enclosing iteration remembers it, so an outer iteration still reads its own value after
+  // an inner loop's iteration frame is gone.
+  for (uint64_t f = scope; f != 0;) {
+    Frame& fr = s.frames.at(f);
+    if (fr.kind == Frame::Kind::kIteration) fr.outputs[a.def->id] = output;
+    f = fr.parent;
+  }
 }
 
-script::Scope Engine::MakeScope(const InstanceState& s, uint64_t scope, Json* merged_outputs, Json* workflow) const {
+script::Scope Engine::MakeScope(const CompiledWorkflow& wf, const InstanceState& s, uint64_t scope,
+                                Json* merged_outputs, Json* workflow) const {
   *workflow = Json{{"id", s.workflow_id},
                    {"version", s.version},
                    {"instanceId", s.id},
@@ -133,15 +141,18 @@ script::Scope Engine::MakeScope(const InstanceState& s, uint64_t scope, Json* me
     if (fr.kind == Frame::Kind::kIteration) chain.push_back(&fr);
     f = fr.parent;
   }
-  bool overlay = false;
   for (auto it = chain.rbegin(); it != chain.rend(); ++it) {
     sc.locals.emplace_back((*it)->var_name, &(*it)->item);
     sc.locals.emplace_back("index", &(*it)->index);
-    overlay |= !(*it)->outputs.empty();
   }
-  if (overlay) {
-    // Parallel iterations each see their own outputs of the activities inside the loop body.
+  if (!chain.empty()) {
+    // Inside an iteration, the outputs of loop-body activities are this iteration's own: another
+    // (parallel or earlier) iteration's value is hidden, and what this one produced is laid over.
     *merged_outputs = s.outputs;
+    for (const Frame* fr : chain) {
+      const auto& body = wf.activity(fr->owner).loop_body;
+      for (int i : body) merged_outputs->erase(wf.activity(i).def->id);
+    }
     for (auto it = chain.rbegin(); it != chain.rend(); ++it) {
       for (const auto& [k, v] : (*it)->outputs.items()) (*merged_outputs)[k] = v;
     }
@@ -150,9 +161,10 @@ script::Scope Engine::MakeScope(const InstanceState& s, uint64_t scope, Json* me
   return sc;
 }
 
-Result<Json> Engine::EvaluateInputs(const CompiledActivity& a, InstanceState& s, const Token& t) {
+Result<Json> Engine::EvaluateInputs(const CompiledWorkflow& wf, const CompiledActivity& a, InstanceState& s,
+                                    const Token& t) {
   Json merged, workflow;
-  script::Scope scope = MakeScope(s, t.scope, &merged, &workflow);
+  script::Scope scope = MakeScope(wf, s, t.scope, &merged, &workflow);
   auto& engine = script::ScriptEngine::ForThisThread();
   engine.set_limits(services_.script_limits);
   Json out = Json::object();
@@ -175,7 +187,8 @@ StepResult Engine::Step(const CompiledWorkflow& wf, InstanceState& s) {
   try {
     return StepUnguarded(wf, s);
   } catch (const std::exception& e) {
-    FaultInstance(s, nullptr, nullptr, "InternalError", std::string("the instance state is inconsistent: ") + e.what());
+    FaultInstance(s, nullptr, nullptr, "InternalError",
+                  std::string("the instance state is inconsistent: ") + e.what());
     return StepResult::kCommitPoint;
   }
 }
@@ -200,7 +213,7 @@ StepResult Engine::StepUnguarded(const CompiledWorkflow& wf, InstanceState& s) {
   Json evaluated;
   const Json* inputs = &a.inputs;
   if (a.templated) {
-    auto r = EvaluateInputs(a, s, t);
+    auto r = EvaluateInputs(wf, a, s, t);
     if (!r.ok()) {
       HandleFailure(wf, s, t, r.status().message(), false, "ActivityFaulted");
       UpdateStatus(s);
@@ -283,8 +296,8 @@ std::chrono::milliseconds Engine::Backoff(const RetryPolicy& p, int attempt) {
   return std::chrono::milliseconds(static_cast<int64_t>(std::max(0.0, base)));
 }
 
-void Engine::HandleFailure(const CompiledWorkflow& wf, InstanceState& s, const Token& t, const std::string& error,
-                           bool retryable, const std::string& kind) {
+void Engine::HandleFailure(const CompiledWorkflow& wf, InstanceState& s, const Token& t,
+                           const std::string& error, bool retryable, const std::string& kind) {
   const CompiledActivity& a = wf.activity(t.activity);
   TimePoint now = Now();
   Journal(s, a, t, "Faulted", "", now, nullptr, error);
@@ -314,8 +327,8 @@ void Engine::HandleFailure(const CompiledWorkflow& wf, InstanceState& s, const T
   FaultInstance(s, &a, &t, kind, error);
 }
 
-void Engine::FaultInstance(InstanceState& s, const CompiledActivity* a, const Token* t, const std::string& kind,
-                           const std::string& message) {
+void Engine::FaultInstance(InstanceState& s, const CompiledActivity* a, const Token* t,
+                           const std::string& kind, const std::string& message) {
   Incident inc;
   inc.kind = kind;
   inc.message = message;
@@ -331,7 +344,8 @@ void Engine::FaultInstance(InstanceState& s, const CompiledActivity* a, const To
     retry.started_at.reset();
     s.faulted_token = std::move(retry);
   }
-  if (services_.secrets != nullptr && !services_.secrets->empty()) RedactSecrets(inc.message, *services_.secrets);
+  if (services_.secrets != nullptr && !services_.secrets->empty())
+    RedactSecrets(inc.message, *services_.secrets);
   s.fault_message = inc.message;
   s.incidents.push_back(std::move(inc));
   EndInstance(s, InstanceStatus::kFaulted);
@@ -376,7 +390,8 @@ Status Engine::ResumeBookmark(const CompiledWorkflow& wf, InstanceState& s, std:
   }
   auto it = std::find_if(s.bookmarks.begin(), s.bookmarks.end(),
                          [&](const Bookmark& b) { return b.id == bookmark_id; });
-  if (it == s.bookmarks.end()) return NotFound("no bookmark " + std::string(bookmark_id) + " on instance " + s.id);
+  if (it == s.bookmarks.end())
+    return NotFound("no bookmark " + std::string(bookmark_id) + " on instance " + s.id);
   Token t = std::move(it->token);
   if (it->kind != BookmarkKind::kRetry) {
     t.resume = Resume{reason, std::move(payload), std::move(it->data), it->id};
@@ -391,7 +406,8 @@ void Engine::FireDueTimers(const CompiledWorkflow& wf, InstanceState& s, TimePoi
   try {
     FireDueTimersUnguarded(wf, s, now);
   } catch (const std::exception& e) {
-    FaultInstance(s, nullptr, nullptr, "InternalError", std::string("the instance state is inconsistent: ") + e.what());
+    FaultInstance(s, nullptr, nullptr, "InternalError",
+                  std::string("the instance state is inconsistent: ") + e.what());
   }
 }
 
@@ -406,12 +422,15 @@ void Engine::FireDueTimersUnguarded(const CompiledWorkflow& wf, InstanceState& s
   // Collect first: resuming and failing both change the bookmark list.
   std::vector<std::string> due, expired;
   for (const auto& b : s.bookmarks) {
-    if (b.deadline && now >= *b.deadline) expired.push_back(b.id);
-    else if (b.due_at && now >= *b.due_at) due.push_back(b.id);
+    if (b.deadline && now >= *b.deadline)
+      expired.push_back(b.id);
+    else if (b.due_at && now >= *b.due_at)
+      due.push_back(b.id);
   }
   for (const auto& id : due) (void)ResumeBookmark(wf, s, id, ResumeReason::kTimer, nullptr);
   for (const auto& id : expired) {
-    auto it = std::find_if(s.bookmarks.begin(), s.bookmarks.end(), [&](const Bookmark& b) { return b.id == id; });
+    auto it =
+        std::find_if(s.bookmarks.begin(), s.bookmarks.end(), [&](const Bookmark& b) { return b.id == id; });
     if (it == s.bookmarks.end()) continue;
     Token t = std::move(it->token);
     std::string child = it->kind == BookmarkKind::kChild ? it->child_id : "";
@@ -453,6 +472,7 @@ std::vector<std::string> Engine::MatchWebhook(const InstanceState& s, std::strin
                                               std::string_view method) {
   std::vector<std::string> out;
   for (const auto& b : s.bookmarks) {
+    while (!path.empty() && path.front() == '/') path.remove_prefix(1);
     if (b.kind != BookmarkKind::kWebhook || b.path != path) continue;
     if (!b.method.empty() && b.method != "ANY" && b.method != method) continue;
     out.push_back(b.id);
@@ -462,8 +482,10 @@ std::vector<std::string> Engine::MatchWebhook(const InstanceState& s, std::strin
 
 void Engine::Cancel(const CompiledWorkflow& wf, InstanceState& s, std::string_view reason) {
   (void)wf;
-  if (IsTerminal(s.status)) return;
+  // A Faulted instance keeps its work for Retry (child bookmarks included); cancelling it ends that.
+  if (s.status == InstanceStatus::kCompleted || s.status == InstanceStatus::kCancelled) return;
   ClearWork(s);
+  s.faulted_token.reset();
   s.fault_message = std::string(reason);
   EndInstance(s, InstanceStatus::kCancelled);
 }
@@ -474,7 +496,8 @@ Status Engine::Retry(const CompiledWorkflow& wf, InstanceState& s) {
                               InstanceStatusName(s.status));
   }
   TimePoint now = Now();
-  if (wf.definition().options.max_execution_time) s.deadline = now + *wf.definition().options.max_execution_time;
+  if (wf.definition().options.max_execution_time)
+    s.deadline = now + *wf.definition().options.max_execution_time;
   s.finished_at.reset();
   s.fault_message.clear();
   s.status = InstanceStatus::kRunning;

@@ -75,8 +75,8 @@ class Engine {
   void Push(InstanceState& s, int activity, uint64_t scope, int via);
   int& Live(InstanceState& s, uint64_t scope);
   void Release(const CompiledWorkflow& wf, InstanceState& s, uint64_t scope);
-  size_t Emit(const CompiledWorkflow& wf, InstanceState& s, const CompiledActivity& a, std::string_view outcome,
-              uint64_t scope);
+  size_t Emit(const CompiledWorkflow& wf, InstanceState& s, const CompiledActivity& a,
+              std::string_view outcome, uint64_t scope);
   void Journal(InstanceState& s, const CompiledActivity& a, const Token& t, std::string status,
                std::string outcome, TimePoint finished, Json output, std::string error);
   void RecordOutput(InstanceState& s, const CompiledActivity& a, uint64_t scope, const Json& output);
@@ -99,12 +99,15 @@ class Engine {
   void FireJoin(const CompiledWorkflow& wf, InstanceState& s, size_t join_index);
   void RecheckJoins(const CompiledWorkflow& wf, InstanceState& s, uint64_t scope);
   bool CanStillReach(const InstanceState& s, const CompiledActivity& join, uint64_t scope) const;
-  void CancelReaching(const CompiledWorkflow& wf, InstanceState& s, const CompiledActivity& join, uint64_t scope);
+  void CancelReaching(const CompiledWorkflow& wf, InstanceState& s, const CompiledActivity& join,
+                      uint64_t scope);
   void DropScope(InstanceState& s, uint64_t frame_id);
   void ClearWork(InstanceState& s);
 
-  Result<Json> EvaluateInputs(const CompiledActivity& a, InstanceState& s, const Token& t);
-  script::Scope MakeScope(const InstanceState& s, uint64_t scope, Json* merged_outputs, Json* workflow) const;
+  Result<Json> EvaluateInputs(const CompiledWorkflow& wf, const CompiledActivity& a, InstanceState& s,
+                              const Token& t);
+  script::Scope MakeScope(const CompiledWorkflow& wf, const InstanceState& s, uint64_t scope,
+                          Json* merged_outputs, Json* workflow) const;
   std::chrono::milliseconds Backoff(const RetryPolicy& p, int attempt);
 
   const ActivityRegistry& registry_;

@@ -5,7 +5,7 @@
 namespace trellis {
 namespace {
 
-constexpr std::array<const char*, 6> kStatusNames = {"Pending", "Running", "Suspended",
+constexpr std::array<const char*, 6> kStatusNames = {"Pending",   "Running", "Suspended",
                                                      "Completed", "Faulted", "Cancelled"};
 constexpr std::array<const char*, 5> kBookmarkNames = {"Timer", "Event", "Webhook", "Child", "Retry"};
 constexpr std::array<const char*, 4> kReasonNames = {"Timer", "Event", "Webhook", "Child"};
@@ -18,7 +18,9 @@ std::optional<E> FromName(const std::array<const char*, N>& names, std::string_v
   return std::nullopt;
 }
 
-Json Time(const std::optional<TimePoint>& t) { return t ? Json(FormatTime(*t)) : Json(); }
+Json Time(const std::optional<TimePoint>& t) {
+  return t ? Json(FormatTime(*t)) : Json();
+}
 
 // Reads fields and remembers the first problem, so that FromJson reports one clear error.
 class Reader {
@@ -55,7 +57,8 @@ class Reader {
     for (size_t i = 0; i < ids.size(); ++i) {
       if (ids[i] == id) return static_cast<int>(i);
     }
-    if (status.ok()) status = InvalidArgument("state names activity '" + id + "', which the definition does not have");
+    if (status.ok())
+      status = InvalidArgument("state names activity '" + id + "', which the definition does not have");
     return -1;
   }
 
@@ -106,12 +109,18 @@ Token TokenFromJson(const Json& j, const std::vector<std::string>& ids, Reader& 
 
 }  // namespace
 
-const char* InstanceStatusName(InstanceStatus s) { return kStatusNames[static_cast<size_t>(s)]; }
+const char* InstanceStatusName(InstanceStatus s) {
+  return kStatusNames[static_cast<size_t>(s)];
+}
 std::optional<InstanceStatus> ParseInstanceStatus(std::string_view s) {
   return FromName<InstanceStatus>(kStatusNames, s);
 }
-const char* BookmarkKindName(BookmarkKind k) { return kBookmarkNames[static_cast<size_t>(k)]; }
-const char* ResumeReasonName(ResumeReason r) { return kReasonNames[static_cast<size_t>(r)]; }
+const char* BookmarkKindName(BookmarkKind k) {
+  return kBookmarkNames[static_cast<size_t>(k)];
+}
+const char* ResumeReasonName(ResumeReason r) {
+  return kReasonNames[static_cast<size_t>(r)];
+}
 
 Json JournalRecordToJson(const JournalRecord& r) {
   Json j = {{"sequence", r.sequence},
@@ -122,8 +131,10 @@ Json JournalRecordToJson(const JournalRecord& r) {
             {"startedAt", FormatTime(r.started_at)},
             {"finishedAt", FormatTime(r.finished_at)}};
   if (!r.outcome.empty()) j["outcome"] = r.outcome;
-  if (!r.error.empty()) j["error"] = r.error;
-  else if (!r.output.is_null()) j["output"] = r.output;
+  if (!r.error.empty())
+    j["error"] = r.error;
+  else if (!r.output.is_null())
+    j["output"] = r.output;
   return j;
 }
 
@@ -169,7 +180,9 @@ Json StateToJson(const InstanceState& s, const std::vector<std::string>& ids) {
   }
   Json joins = Json::array();
   for (const auto& js : s.joins) {
-    joins.push_back({{"activity", ids.at(static_cast<size_t>(js.activity))}, {"scope", js.scope}, {"arrived", js.arrived}});
+    joins.push_back({{"activity", ids.at(static_cast<size_t>(js.activity))},
+                     {"scope", js.scope},
+                     {"arrived", js.arrived}});
   }
   Json incidents = Json::array();
   for (const auto& i : s.incidents) {
@@ -216,10 +229,12 @@ Result<InstanceState> ReadState(const Json& j, const std::vector<std::string>& i
 Status CheckScopes(const InstanceState& s) {
   auto known = [&](uint64_t scope) { return scope == 0 || s.frames.contains(scope); };
   for (size_t i = s.ready_head; i < s.ready.size(); ++i) {
-    if (!known(s.ready[i].scope)) return InvalidArgument("state has a token in unknown scope " + std::to_string(s.ready[i].scope));
+    if (!known(s.ready[i].scope))
+      return InvalidArgument("state has a token in unknown scope " + std::to_string(s.ready[i].scope));
   }
   for (const auto& b : s.bookmarks) {
-    if (!known(b.token.scope)) return InvalidArgument("state has a bookmark in unknown scope " + std::to_string(b.token.scope));
+    if (!known(b.token.scope))
+      return InvalidArgument("state has a bookmark in unknown scope " + std::to_string(b.token.scope));
   }
   for (const auto& [id, f] : s.frames) {
     if (!known(f.parent)) return InvalidArgument("state has a frame whose parent scope is unknown");
@@ -227,7 +242,8 @@ Status CheckScopes(const InstanceState& s) {
   for (const auto& js : s.joins) {
     if (!known(js.scope)) return InvalidArgument("state has a join in unknown scope");
   }
-  if (s.faulted_token && !known(s.faulted_token->scope)) return InvalidArgument("state has a faulted token in unknown scope");
+  if (s.faulted_token && !known(s.faulted_token->scope))
+    return InvalidArgument("state has a faulted token in unknown scope");
   return Status::Ok();
 }
 
@@ -317,7 +333,8 @@ Result<InstanceState> ReadState(const Json& j, const std::vector<std::string>& i
       f.item = r.Any(fj, "item");
       f.index = r.Any(fj, "index");
       f.outputs = r.Any(fj, "outputs", Json::object());
-      if (!f.outputs.is_object()) return InvalidArgument("state field 'outputs' of a frame must be an object");
+      if (!f.outputs.is_object())
+        return InvalidArgument("state field 'outputs' of a frame must be an object");
     }
     s.frames.emplace(f.id, std::move(f));
   }
@@ -343,7 +360,8 @@ Result<InstanceState> ReadState(const Json& j, const std::vector<std::string>& i
     s.incidents.push_back(std::move(inc));
   }
   s.fault_message = r.Str(j, "faultMessage");
-  if (auto it = j.find("faultedToken"); it != j.end() && it->is_object()) s.faulted_token = TokenFromJson(*it, ids, r);
+  if (auto it = j.find("faultedToken"); it != j.end() && it->is_object())
+    s.faulted_token = TokenFromJson(*it, ids, r);
   if (!r.status.ok()) return r.status;
   return s;
 }

@@ -31,18 +31,18 @@ const char* ResumeReasonName(ResumeReason r);
 
 struct Resume {
   ResumeReason reason = ResumeReason::kTimer;
-  Json payload;       // the event payload, webhook request, or child result
-  Json data;          // what the activity stored in its bookmark
+  Json payload;  // the event payload, webhook request, or child result
+  Json data;     // what the activity stored in its bookmark
   std::string bookmark_id;
 };
 
 // A pending activity execution: the unit the scheduler runs.
 struct Token {
   uint64_t id = 0;
-  int activity = -1;      // index into the compiled workflow's activities
-  uint64_t scope = 0;     // 0 is the instance; otherwise a loop iteration frame
+  int activity = -1;   // index into the compiled workflow's activities
+  uint64_t scope = 0;  // 0 is the instance; otherwise a loop iteration frame
   int attempt = 1;
-  int via = -1;           // the connection it arrived by (for joins); -1 for a start token
+  int via = -1;                         // the connection it arrived by (for joins); -1 for a start token
   std::optional<TimePoint> started_at;  // when this attempt began (kept across a suspension)
   std::optional<Resume> resume;         // set when continuing a suspended activity
 };
@@ -60,23 +60,23 @@ struct Bookmark {
   std::string child_id;               // kChild
   Json data;                          // activity-private
   TimePoint created_at{};
-  Token token;                        // the suspended token
+  Token token;  // the suspended token
 };
 
 // A loop (ForEach/While) in progress, or one of its iterations.
 struct Frame {
   enum class Kind { kLoop, kIteration };
   uint64_t id = 0;
-  uint64_t parent = 0;   // the scope the loop activity ran in (for a loop) or the loop frame (iteration)
+  uint64_t parent = 0;  // the scope the loop activity ran in (for a loop) or the loop frame (iteration)
   Kind kind = Kind::kLoop;
-  int owner = -1;        // the loop activity's index
-  int live = 0;          // iteration: tokens, bookmarks and nested loops still running inside it
+  int owner = -1;  // the loop activity's index
+  int live = 0;    // iteration: tokens, bookmarks and nested loops still running inside it
   // kLoop
   bool is_while = false;
-  Json items;            // ForEach items
-  int64_t next = 0;      // next item index / While iteration count
+  Json items;        // ForEach items
+  int64_t next = 0;  // next item index / While iteration count
   int64_t parallel = 1;
-  int64_t active = 0;    // iterations running
+  int64_t active = 0;  // iterations running
   int64_t max_iterations = 0;
   int attempt = 1;
   TimePoint started_at{};
@@ -105,8 +105,8 @@ struct JournalRecord {
   std::string outcome;  // the outcomes it took, comma-separated
   TimePoint started_at{};
   TimePoint finished_at{};
-  Json output;          // null when none
-  std::string error;    // when Faulted
+  Json output;        // null when none
+  std::string error;  // when Faulted
 };
 Json JournalRecordToJson(const JournalRecord& r);
 

@@ -49,13 +49,12 @@ Json NodeToJson(const YAML::Node& node, int depth, size_t* budget) {
   if (depth > 200) throw YAML::Exception(node.Mark(), "nesting deeper than 200 levels");
   if ((*budget)-- == 0) {
     throw YAML::Exception(node.Mark(), "the document expands to more than " + std::to_string(kMaxNodes) +
-                                            " values (aliases that repeat too much?)");
+                                           " values (aliases that repeat too much?)");
   }
   switch (node.Type()) {
     case YAML::NodeType::Null:
     case YAML::NodeType::Undefined: return nullptr;
-    case YAML::NodeType::Scalar:
-      return node.Tag() == "?" ? PlainScalar(node.Scalar()) : Json(node.Scalar());
+    case YAML::NodeType::Scalar: return node.Tag() == "?" ? PlainScalar(node.Scalar()) : Json(node.Scalar());
     case YAML::NodeType::Sequence: {
       Json arr = Json::array();
       for (const auto& item : node) arr.push_back(NodeToJson(item, depth + 1, budget));
@@ -137,9 +136,12 @@ class Reader {
       }
     }
     if (auto it = value.find("backoff"); it != value.end()) {
-      if (*it == "fixed") policy.backoff = RetryPolicy::Backoff::kFixed;
-      else if (*it == "exponential") policy.backoff = RetryPolicy::Backoff::kExponential;
-      else Error(path + ".backoff", "must be 'fixed' or 'exponential'");
+      if (*it == "fixed")
+        policy.backoff = RetryPolicy::Backoff::kFixed;
+      else if (*it == "exponential")
+        policy.backoff = RetryPolicy::Backoff::kExponential;
+      else
+        Error(path + ".backoff", "must be 'fixed' or 'exponential'");
     }
     if (auto it = value.find("initial"); it != value.end()) {
       if (auto d = Duration(*it, path + ".initial")) policy.initial = *d;
@@ -169,7 +171,8 @@ class Reader {
     // SetOutput): then it is that input too, and `displayName` can name the activity instead.
     a.name = String(value, "name", path + ".", false).value_or("");
     if (auto it = value.find("name"); it != value.end()) a.inputs["name"] = *it;
-    if (auto it = value.find("displayName"); it != value.end()) a.name = String(value, "displayName", path + ".", false).value_or("");
+    if (auto it = value.find("displayName"); it != value.end())
+      a.name = String(value, "displayName", path + ".", false).value_or("");
     for (const auto& [key, field] : value.items()) {
       if (key == "id" || key == "type" || key == "name" || key == "displayName") continue;
       if (key == "retry") {
@@ -203,7 +206,8 @@ class Reader {
     if (t.type == "Webhook") {
       CheckKeys(t.config, {"path", "method", "response", "signature", "secret", "timeout"}, path + ".");
       auto p = String(t.config, "path", path + ".", true);
-      if (p && p->find_first_of(" ?#") != std::string::npos) Error(path + ".path", "must not contain spaces, '?' or '#'");
+      if (p && p->find_first_of(" ?#") != std::string::npos)
+        Error(path + ".path", "must not contain spaces, '?' or '#'");
     } else if (t.type == "Cron") {
       CheckKeys(t.config, {"schedule", "timezone", "misfire", "input"}, path + ".");
       auto schedule = String(t.config, "schedule", path + ".", true);
@@ -219,7 +223,8 @@ class Reader {
       CheckKeys(t.config, {"event", "correlation", "input"}, path + ".");
       String(t.config, "event", path + ".", true);
     } else if (!t.type.empty()) {
-      Error(path + ".type", "unknown trigger type '" + t.type + "'" + DidYouMean(t.type, {"Webhook", "Cron", "Event"}) +
+      Error(path + ".type", "unknown trigger type '" + t.type + "'" +
+                                DidYouMean(t.type, {"Webhook", "Cron", "Event"}) +
                                 " (known: Webhook, Cron, Event)");
     }
     return t;
@@ -239,12 +244,16 @@ class Reader {
       } else if (decl.is_object()) {
         CheckKeys(decl, {"type", "required", "default", "description"}, path + ".");
         if (auto t = decl.find("type"); t != decl.end()) {
-          if (t->is_string()) in.type = t->get<std::string>();
-          else Error(path + ".type", "must be a string");
+          if (t->is_string())
+            in.type = t->get<std::string>();
+          else
+            Error(path + ".type", "must be a string");
         }
         if (auto r = decl.find("required"); r != decl.end()) {
-          if (r->is_boolean()) in.required = r->get<bool>();
-          else Error(path + ".required", "must be true or false");
+          if (r->is_boolean())
+            in.required = r->get<bool>();
+          else
+            Error(path + ".required", "must be true or false");
         }
         if (auto d = decl.find("default"); d != decl.end()) in.default_value = *d;
         if (auto d = decl.find("description"); d != decl.end() && d->is_string()) in.description = *d;
@@ -259,7 +268,8 @@ class Reader {
         Error(path + ".default", "default value is " + std::string(JsonTypeName(*in.default_value)) +
                                      ", but the input's type is " + in.type);
       }
-      if (in.required && in.default_value) Error(path + ".required", "a required input cannot have a default");
+      if (in.required && in.default_value)
+        Error(path + ".required", "a required input cannot have a default");
       def->inputs.push_back(std::move(in));
     }
   }
@@ -324,8 +334,10 @@ WorkflowDefinition DefinitionFromJson(const Json& doc, std::vector<ValidationErr
   if (auto v = doc.find("version"); v != doc.end() && v->is_number_integer()) def.version = v->get<int>();
   if (auto it = doc.find("inputs"); it != doc.end() && !it->is_null()) r.Inputs(*it, &def);
   if (auto it = doc.find("variables"); it != doc.end() && !it->is_null()) {
-    if (it->is_object()) def.variables = *it;
-    else r.Error("variables", "must be an object of name: initial value");
+    if (it->is_object())
+      def.variables = *it;
+    else
+      r.Error("variables", "must be an object of name: initial value");
   }
   if (auto it = doc.find("triggers"); it != doc.end() && !it->is_null()) {
     if (!it->is_array()) {
@@ -437,7 +449,8 @@ Json DefinitionToJson(const WorkflowDefinition& def) {
     Json aj = {{"id", a.id}, {"type", a.type}};
     if (!a.name.empty()) aj["name"] = a.name;
     for (const auto& [k, v] : a.inputs.items()) aj[k] = v;
-    if (a.inputs.contains("name") && a.inputs["name"] != Json(a.name) && !a.name.empty()) aj["displayName"] = a.name;
+    if (a.inputs.contains("name") && a.inputs["name"] != Json(a.name) && !a.name.empty())
+      aj["displayName"] = a.name;
     if (a.retry) aj["retry"] = RetryToJson(*a.retry);
     acts.push_back(aj);
   }

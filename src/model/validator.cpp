@@ -27,8 +27,9 @@ void CheckInputValue(const InputDescriptor& in, const Json& value, const std::st
     } else if (templated) {
       // "{{ input.total }} > 1000" would interpolate to a string, which Lua holds true.
       if (value.is_string() && !script::IsWholeTemplate(value.get<std::string>())) {
-        errors->push_back({path, "a condition must be bare Lua or one whole {{ }} template: write "
-                                 "`input.total > 1000` or `{{ input.total > 1000 }}`, not a mix"});
+        errors->push_back({path,
+                           "a condition must be bare Lua or one whole {{ }} template: write "
+                           "`input.total > 1000` or `{{ input.total > 1000 }}`, not a mix"});
         return;
       }
       CheckTemplates(value, path, errors);
@@ -159,7 +160,8 @@ void ValidateDefinition(const WorkflowDefinition& def, const DescriptorLookup& l
     if (a.type.empty()) continue;
     const ActivityDescriptor* d = lookup(a.type);
     if (d == nullptr) {
-      errors->push_back({path + ".type", "unknown activity type '" + a.type + "'" + DidYouMean(a.type, known_types)});
+      errors->push_back(
+          {path + ".type", "unknown activity type '" + a.type + "'" + DidYouMean(a.type, known_types)});
       continue;
     }
     std::vector<std::string> input_names;
@@ -170,7 +172,8 @@ void ValidateDefinition(const WorkflowDefinition& def, const DescriptorLookup& l
       if (in == nullptr && key == "timeout") {
         // The activity-level timeout: a fixed duration string, no templates.
         if (!value.is_string()) {
-          errors->push_back({path + ".timeout", std::string("must be a duration such as 10s, not ") + JsonTypeName(value)});
+          errors->push_back(
+              {path + ".timeout", std::string("must be a duration such as 10s, not ") + JsonTypeName(value)});
         } else if (script::ValueHasTemplate(value)) {
           errors->push_back({path + ".timeout", "an activity timeout cannot use templates"});
         } else {
@@ -226,7 +229,8 @@ void ValidateDefinition(const WorkflowDefinition& def, const DescriptorLookup& l
     bool any_start = false;
     for (const auto& a : def.activities) any_start |= !targets.contains(a.id);
     if (!any_start) {
-      errors->push_back({"connections", "every activity has an incoming connection, so none can start the workflow"});
+      errors->push_back(
+          {"connections", "every activity has an incoming connection, so none can start the workflow"});
     }
   }
 }

@@ -4,9 +4,17 @@
 
 namespace trellis {
 
+EngineServices LocalRunner::WithClock(EngineServices services, VirtualClock* clock, bool fast) {
+  if (fast) services.clock = clock;
+  return services;
+}
+
 LocalRunner::LocalRunner(const ActivityRegistry& registry, EngineServices services, WorkflowResolver resolver,
                          bool fast_timers)
-    : engine_(registry, std::move(services)), resolver_(std::move(resolver)), fast_timers_(fast_timers) {}
+    : virtual_clock_(services.clock),
+      engine_(registry, WithClock(services, &virtual_clock_, fast_timers)),
+      resolver_(std::move(resolver)),
+      fast_timers_(fast_timers) {}
 
 Result<std::string> LocalRunner::Start(std::shared_ptr<const CompiledWorkflow> wf, StartOptions options) {
   auto state = engine_.Start(*wf, std::move(options));
@@ -19,9 +27,12 @@ Result<std::string> LocalRunner::Start(std::shared_ptr<const CompiledWorkflow> w
   return id;
 }
 
-void LocalRunner::QueueEvent(PendingEvent event) { events_.push_back(std::move(event)); }
+void LocalRunner::QueueEvent(PendingEvent event) {
+  events_.push_back(std::move(event));
+}
 
 void LocalRunner::QueueWebhook(std::string path, std::string method, Json request) {
+  while (!path.empty() && path.front() == '/') path.erase(0, 1);
   webhooks_.push_back({std::move(path), std::move(method), std::move(request)});
 }
 
@@ -76,11 +87,9 @@ void LocalRunner::DrainOutbox(LocalInstance& inst) {
           child_waiters_[child_id] = {parent_id, p.value("bookmarkId", "")};
         } else {
           LocalInstance& parent = instances_.at(parent_id);
-          (void)engine_.ResumeBookmark(*parent.workflow, parent.state, p.value("bookmarkId", ""),
-                                       ResumeReason::kChild,
-                                       {{"status", "Faulted"},
-                                        {"instanceId", child_id},
-                                        {"error", started.status().message()}});
+          (void)engine_.ResumeBookmark(
+              *parent.workflow, parent.state, p.value("bookmarkId", ""), ResumeReason::kChild,
+              {{"status", "Faulted"}, {"instanceId", child_id}, {"error", started.status().message()}});
           runnable_.push_back(parent_id);
         }
       }
@@ -107,35 +116,43 @@ void LocalRunner::OnEnded(LocalInstance& inst) {
                   {"instanceId", inst.state.id},
                   {"output", inst.state.output}};
   if (!inst.state.fault_message.empty()) payload["error"] = inst.state.fault_message;
-  if (engine_.ResumeBookmark(*parent->second.workflow, parent->second.state, w.bookmark, ResumeReason::kChild,
-                             std::move(payload))
+  if (engine_
+          .ResumeBookmark(*parent->second.workflow, parent->second.state, w.bookmark, ResumeReason::kChild,
+                          std::move(payload))
           .ok()) {
     runnable_.push_back(w.parent);
   }
 }
 
 void LocalRunner::Publish(const std::string& event, const std::string& correlation, const Json& payload) {
+  bool delivered = false;
   for (auto& [id, inst] : instances_) {
+    if (IsTerminal(inst.state.status)) continue;
     for (const auto& b : Engine::MatchEvent(inst.state, event, correlation)) {
       if (engine_.ResumeBookmark(*inst.workflow, inst.state, b, ResumeReason::kEvent, payload).ok()) {
         runnable_.push_back(id);
+        delivered = true;
       }
     }
   }
+  // Nobody waits yet (e.g. a child started in the same step has not suspended): keep it for the
+  // first matching bookmark, like an event from the command line.
+  if (!delivered) events_.push_back({event, correlation, payload});
 }
 
 bool LocalRunner::DeliverOne() {
   for (size_t i = 0; i < events_.size(); ++i) {
     const PendingEvent& e = events_[i];
     for (auto& [id, inst] : instances_) {
+      if (IsTerminal(inst.state.status)) continue;  // a Faulted instance keeps bookmarks for Retry
       for (const auto& b : inst.state.bookmarks) {
         bool match = b.kind == BookmarkKind::kEvent && b.event == e.name &&
                      (e.correlation.empty() || b.correlation.empty() || b.correlation == e.correlation);
         if (!match) continue;
         std::string bid = b.id;
-        Json payload = e.payload;
+        if (!engine_.ResumeBookmark(*inst.workflow, inst.state, bid, ResumeReason::kEvent, e.payload).ok())
+          continue;
         events_.erase(events_.begin() + static_cast<std::ptrdiff_t>(i));
-        (void)engine_.ResumeBookmark(*inst.workflow, inst.state, bid, ResumeReason::kEvent, std::move(payload));
         runnable_.push_back(id);
         return true;
       }
@@ -143,12 +160,16 @@ bool LocalRunner::DeliverOne() {
   }
   for (size_t i = 0; i < webhooks_.size(); ++i) {
     for (auto& [id, inst] : instances_) {
+      if (IsTerminal(inst.state.status)) continue;
       auto matches = Engine::MatchWebhook(inst.state, webhooks_[i].path, webhooks_[i].method);
       if (matches.empty()) continue;
-      Json request = webhooks_[i].request;
+      if (!engine_
+               .ResumeBookmark(*inst.workflow, inst.state, matches.front(), ResumeReason::kWebhook,
+                               webhooks_[i].request)
+               .ok()) {
+        continue;
+      }
       webhooks_.erase(webhooks_.begin() + static_cast<std::ptrdiff_t>(i));
-      (void)engine_.ResumeBookmark(*inst.workflow, inst.state, matches.front(), ResumeReason::kWebhook,
-                                   std::move(request));
       runnable_.push_back(id);
       return true;
     }
@@ -167,7 +188,9 @@ bool LocalRunner::FireNextTimer(std::optional<TimePoint> deadline) {
     }
   }
   if (!next) return false;
-  if (!fast_timers_) {
+  if (fast_timers_) {
+    virtual_clock_.AdvanceTo(*next);
+  } else {
     if (deadline && *next > *deadline) return false;
     auto now = engine_.services().clock->Now();
     if (*next > now) std::this_thread::sleep_until(*next);

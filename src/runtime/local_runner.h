@@ -14,8 +14,8 @@
 namespace trellis {
 
 // Finds a definition by id (and version, when given) for RunWorkflow.
-using WorkflowResolver =
-    std::function<Result<std::shared_ptr<const CompiledWorkflow>>(const std::string& id, std::optional<int> version)>;
+using WorkflowResolver = std::function<Result<std::shared_ptr<const CompiledWorkflow>>(
+    const std::string& id, std::optional<int> version)>;
 
 struct PendingEvent {
   std::string name;
@@ -56,6 +56,24 @@ class LocalRunner {
   bool FireNextTimer(std::optional<TimePoint> deadline);
   void Publish(const std::string& event, const std::string& correlation, const Json& payload);
 
+  // With fast timers the engine reads this clock, which jumps to each timer's due time (virtual
+  // time), so timers created after one fired are measured from when it fired.
+  class VirtualClock final : public Clock {
+   public:
+    explicit VirtualClock(const Clock* base) : base_(base) {}
+    TimePoint Now() const override { return base_->Now() + offset_; }
+    void AdvanceTo(TimePoint t) {
+      TimePoint now = Now();
+      if (t > now) offset_ += t - now;
+    }
+
+   private:
+    const Clock* base_;
+    TimePoint::duration offset_{0};
+  };
+  static EngineServices WithClock(EngineServices services, VirtualClock* clock, bool fast);
+
+  VirtualClock virtual_clock_;
   Engine engine_;
   WorkflowResolver resolver_;
   bool fast_timers_;

@@ -261,8 +261,10 @@ bool IsWholeTemplate(std::string_view text) {
   if (!parts.ok()) return false;
   int expressions = 0;
   for (const auto& p : *parts) {
-    if (p.is_expression) ++expressions;
-    else if (p.text.find_first_not_of(" \t\r\n") != std::string::npos) return false;
+    if (p.is_expression)
+      ++expressions;
+    else if (p.text.find_first_not_of(" \t\r\n") != std::string::npos)
+      return false;
   }
   return expressions == 1;
 }

@@ -92,12 +92,14 @@ TEST(LogTest, AnUnknownLiteralLevelIsAValidationError) {
   auto errors = CompileErrors("activities: [{id: a, type: Log, message: x, level: loud}]\n");
   ASSERT_EQ(errors.size(), 1u);
   EXPECT_EQ(errors[0].path, "activities[0].inputs.level");
-  EXPECT_NE(errors[0].message.find("not one of debug, info, warn, error"), std::string::npos) << errors[0].message;
+  EXPECT_NE(errors[0].message.find("not one of debug, info, warn, error"), std::string::npos)
+      << errors[0].message;
 }
 
 TEST(LogTest, AnUnknownTemplatedLevelFailsWithoutRetry) {
   Harness h;
-  auto wf = Compile("activities: [{id: a, type: Log, message: x, level: \"{{ 'loud' }}\", retry: {maxAttempts: 3}}]\n");
+  auto wf = Compile(
+      "activities: [{id: a, type: Log, message: x, level: \"{{ 'loud' }}\", retry: {maxAttempts: 3}}]\n");
   ASSERT_TRUE(wf);
   InstanceState s = h.Run(wf);
   EXPECT_EQ(s.status, InstanceStatus::kFaulted);

@@ -14,7 +14,8 @@ using testing::RunProcess;
 class CliTest : public ::testing::Test {
  protected:
   std::string Write(const std::string& name, const std::string& text) {
-    auto path = std::filesystem::temp_directory_path() / ("trellis-cli-" + std::to_string(getpid()) + "-" + name);
+    auto path =
+        std::filesystem::temp_directory_path() / ("trellis-cli-" + std::to_string(getpid()) + "-" + name);
     std::ofstream(path) << text;
     files_.push_back(path);
     return path.string();
@@ -41,12 +42,13 @@ triggers:
 )");
   auto r = RunProcess({TRELLIS_BINARY, "validate", bad});
   EXPECT_EQ(r.exit_code, 1);
-  for (const char* expected : {":activities[0].type: unknown activity type 'WriteLin', did you mean 'WriteLine'?",
-                               ":activities[1].id: duplicate activity id 'a'",
-                               ":activities[1].inputs.url: is required for HttpRequest",
-                               ":activities[2].inputs.condition:", ":activities[3].inputs.duration:",
-                               ":connections[0].outcome: activity 'c' (If) has no outcome 'Maybe'",
-                               ":connections[1].to: unknown activity id 'nowhere'", ":triggers[0].schedule:"}) {
+  for (const char* expected :
+       {":activities[0].type: unknown activity type 'WriteLin', did you mean 'WriteLine'?",
+        ":activities[1].id: duplicate activity id 'a'",
+        ":activities[1].inputs.url: is required for HttpRequest",
+        ":activities[2].inputs.condition:", ":activities[3].inputs.duration:",
+        ":connections[0].outcome: activity 'c' (If) has no outcome 'Maybe'",
+        ":connections[1].to: unknown activity id 'nowhere'", ":triggers[0].schedule:"}) {
     EXPECT_NE(r.out.find(bad + expected), std::string::npos) << "missing: " << expected << "\n" << r.out;
   }
 }
@@ -102,8 +104,8 @@ activities:
 
 TEST_F(CliTest, RunInputFromFile) {
   std::string input = Write("input.json", R"({"name":"file"})");
-  auto r = RunProcess({TRELLIS_BINARY, "run", std::string(TRELLIS_SOURCE_DIR) + "/examples/hello.yaml", "--input",
-                       "@" + input, "--output", "json"});
+  auto r = RunProcess({TRELLIS_BINARY, "run", std::string(TRELLIS_SOURCE_DIR) + "/examples/hello.yaml",
+                       "--input", "@" + input, "--output", "json"});
   EXPECT_EQ(r.exit_code, 0);
   EXPECT_NE(r.out.find("Hello, file!"), std::string::npos) << r.out;
 }
@@ -115,10 +117,12 @@ TEST_F(CliTest, BadUsageExitsOneWithAMessage) {
   r = RunProcess({TRELLIS_BINARY, "run", "/nonexistent/x.yaml"});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("cannot read"), std::string::npos) << r.err;
-  r = RunProcess({TRELLIS_BINARY, "run", std::string(TRELLIS_SOURCE_DIR) + "/examples/hello.yaml", "--input", "{x"});
+  r = RunProcess(
+      {TRELLIS_BINARY, "run", std::string(TRELLIS_SOURCE_DIR) + "/examples/hello.yaml", "--input", "{x"});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("not valid JSON"), std::string::npos) << r.err;
-  r = RunProcess({TRELLIS_BINARY, "run", std::string(TRELLIS_SOURCE_DIR) + "/examples/hello.yaml", "--event", "nojson"});
+  r = RunProcess(
+      {TRELLIS_BINARY, "run", std::string(TRELLIS_SOURCE_DIR) + "/examples/hello.yaml", "--event", "nojson"});
   EXPECT_EQ(r.exit_code, 1);
   r = RunProcess({TRELLIS_BINARY, "frobnicate"});
   EXPECT_EQ(r.exit_code, 1);
@@ -142,9 +146,11 @@ TEST_F(CliTest, VersionAndActivities) {
   ASSERT_TRUE(ParseJson(r.out, &j, nullptr));
   std::set<std::string> types;
   for (const auto& d : j) types.insert(d["type"].get<std::string>());
-  for (const char* t : {"WriteLine", "Log", "SetVariable", "SetOutput", "If", "Switch", "ForEach", "While", "Fork",
-                        "Join", "Delay", "WaitUntil", "HttpRequest", "HttpResponse", "WaitForWebhook", "WaitForEvent",
-                        "PublishEvent", "RunWorkflow", "Script", "Transform", "Fail", "Finish", "Noop"}) {
+  for (const char* t :
+       {"WriteLine",   "Log",          "SetVariable",    "SetOutput",    "If",           "Switch",
+        "ForEach",     "While",        "Fork",           "Join",         "Delay",        "WaitUntil",
+        "HttpRequest", "HttpResponse", "WaitForWebhook", "WaitForEvent", "PublishEvent", "RunWorkflow",
+        "Script",      "Transform",    "Fail",           "Finish",       "Noop"}) {
     EXPECT_TRUE(types.contains(t)) << t;
   }
 }

@@ -22,7 +22,9 @@ struct Expectation {
   Json output;  // every key here must be in the instance output with this value
 };
 
-std::string Example(const std::string& name) { return std::string(TRELLIS_SOURCE_DIR) + "/examples/" + name; }
+std::string Example(const std::string& name) {
+  return std::string(TRELLIS_SOURCE_DIR) + "/examples/" + name;
+}
 
 Json RunJson(const std::string& file, const std::vector<std::string>& args, int* exit_code) {
   std::vector<std::string> argv = {TRELLIS_BINARY, "run", Example(file), "--output", "json"};
@@ -32,7 +34,8 @@ Json RunJson(const std::string& file, const std::vector<std::string>& args, int*
   Json j;
   std::string error;
   EXPECT_TRUE(ParseJson(r.out, &j, &error)) << file << ": stdout is not JSON: " << error << "\n"
-                                            << r.out << "\nstderr:\n" << r.err;
+                                            << r.out << "\nstderr:\n"
+                                            << r.err;
   return j;
 }
 
@@ -54,21 +57,24 @@ const std::map<std::string, std::vector<Expectation>>& Expectations() {
       {"loops.yaml", {E({}, "Completed", 0, R"({"total": 36})")}},
       {"fork-join.yaml", {E({"--fast-timers"}, "Completed", 0, R"({"best": 7})")}},
       {"approval.yaml",
-       {E({"--input", R"({"orderId":"A-1"})", "--event", R"(order.approved@A-1={"by":"ann"})"}, "Completed", 0,
-          R"({"decision": "approved by ann"})"),
+       {E({"--input", R"({"orderId":"A-1"})", "--event", R"(order.approved@A-1={"by":"ann"})"}, "Completed",
+          0, R"({"decision": "approved by ann"})"),
         E({"--input", R"({"orderId":"A-1"})", "--fast-timers"}, "Completed", 0, R"({"decision": "expired"})"),
         // An event for another order does not resume this one.
-        E({"--input", R"({"orderId":"A-1"})", "--event", R"(order.approved@B-2={"by":"bob"})", "--wait-limit", "0s"},
+        E({"--input", R"({"orderId":"A-1"})", "--event", R"(order.approved@B-2={"by":"bob"})", "--wait-limit",
+           "0s"},
           "Suspended", 3)}},
       {"race.yaml",
        {E({"--event", R"(payment.received={"amount":5})"}, "Completed", 0, R"({"firstBranch": "payment"})"),
         E({"--fast-timers"}, "Completed", 0, R"({"firstBranch": "reminder"})")}},
-      {"error-handling.yaml", {E({"--fast-timers"}, "Completed", 0, R"({"status": "recovered after 3 attempts"})")}},
+      {"error-handling.yaml",
+       {E({"--fast-timers"}, "Completed", 0, R"({"status": "recovered after 3 attempts"})")}},
       {"fail.yaml",
        {E({"--input", R"({"quantity":0})"}, "Faulted", 2),
         E({"--input", R"({"quantity":3})"}, "Completed", 0, R"({"accepted": 3})")}},
       {"script.yaml",
-       {E({}, "Completed", 0, R"({"result": {"summary": {"count": 4, "longest": "workflows"}, "first": "durable"}})")}},
+       {E({}, "Completed", 0,
+          R"({"result": {"summary": {"count": 4, "longest": "workflows"}, "first": "durable"}})")}},
       {"parent.yaml", {E({}, "Completed", 0, R"({"invoice": {"number": "INV-42", "total": 50.82}})")}},
       {"child.yaml", {E({"--input", R"({"amount":10})"}, "Completed", 0, R"({"number": "INV-10"})")}},
       // http-call.yaml needs a server; see HttpExampleCallsALocalServer.
@@ -79,7 +85,8 @@ const std::map<std::string, std::vector<Expectation>>& Expectations() {
 TEST(ExamplesTest, EveryExampleHasAnExpectation) {
   std::set<std::string> covered = {"http-call.yaml"};
   for (const auto& [file, _] : Expectations()) covered.insert(file);
-  for (const auto& entry : std::filesystem::directory_iterator(std::string(TRELLIS_SOURCE_DIR) + "/examples")) {
+  for (const auto& entry :
+       std::filesystem::directory_iterator(std::string(TRELLIS_SOURCE_DIR) + "/examples")) {
     auto ext = entry.path().extension();
     if (ext != ".yaml" && ext != ".yml" && ext != ".json") continue;
     EXPECT_TRUE(covered.contains(entry.path().filename().string()))
@@ -89,7 +96,8 @@ TEST(ExamplesTest, EveryExampleHasAnExpectation) {
 
 TEST(ExamplesTest, EveryExampleValidates) {
   std::vector<std::string> argv = {TRELLIS_BINARY, "validate"};
-  for (const auto& entry : std::filesystem::directory_iterator(std::string(TRELLIS_SOURCE_DIR) + "/examples")) {
+  for (const auto& entry :
+       std::filesystem::directory_iterator(std::string(TRELLIS_SOURCE_DIR) + "/examples")) {
     if (entry.path().extension() == ".yaml") argv.push_back(entry.path().string());
   }
   auto r = RunProcess(argv);
@@ -138,7 +146,8 @@ TEST(ExamplesTest, HttpExampleCallsALocalServer) {
     res.body = req.target == "/orders/big" ? R"({"total": 5000})" : R"({"total": 20})";
     return res;
   });
-  for (const auto& [order, route] : std::vector<std::pair<std::string, std::string>>{{"big", "manual"}, {"small", "auto"}}) {
+  for (const auto& [order, route] :
+       std::vector<std::pair<std::string, std::string>>{{"big", "manual"}, {"small", "auto"}}) {
     int code = -1;
     Json input = {{"baseUrl", server.Url("").substr(0, server.Url("").size())}, {"orderId", order}};
     std::string base = server.Url("/");
@@ -157,7 +166,8 @@ TEST(ExamplesTest, HttpExampleIsDeniedLoopbackWithoutAllowList) {
   std::string base = server.Url("/");
   base.pop_back();
   int code = -1;
-  Json result = RunJson("http-call.yaml", {"--input", Json{{"baseUrl", base}, {"orderId", "x"}}.dump()}, &code);
+  Json result =
+      RunJson("http-call.yaml", {"--input", Json{{"baseUrl", base}, {"orderId", "x"}}.dump()}, &code);
   EXPECT_EQ(code, 2);
   EXPECT_EQ(result["status"], "Faulted");
   EXPECT_NE(result["incidents"][0]["message"].get<std::string>().find("denied"), std::string::npos)
