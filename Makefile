@@ -5,7 +5,7 @@ JOBS       ?= $(shell nproc)
 CMAKE_GEN  := -G Ninja
 EXAMPLE    ?= examples/hello.yaml
 
-.PHONY: deps configure build run test test-unit test-asan bench lint format clean
+.PHONY: deps configure build run test test-unit test-asan format-check bench lint format clean
 
 deps:
 	@scripts/install-deps
@@ -33,7 +33,12 @@ test-asan: deps $(ASAN_BUILD)/build.ninja
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
 	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest --output-on-failure -j $(JOBS)
 
-test: test-unit test-asan
+# clang-format must leave every file as it is (CONVENTIONS.md: CI checks the format).
+format-check: deps
+	@out=$$(clang-format --dry-run $$(git ls-files 'src/*.cpp' 'src/*.h' 'tests/*.cpp' 'tests/*.h' 'bench/*.cpp') 2>&1); \
+	if [ -n "$$out" ]; then echo "$$out" | grep warning: | head -20; echo "format-check: run 'make format'"; exit 1; fi
+
+test: format-check test-unit test-asan
 
 # Prints one JSON object (engine_steps_per_sec and every benchmark's counters); pinned to one core.
 bench: build

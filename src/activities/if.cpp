@@ -2,11 +2,6 @@
 
 namespace trellis {
 
-// Lua truthiness: only nil (JSON null) and false are false.
-static bool Truthy(const Json& v) {
-  return !(v.is_null() || (v.is_boolean() && !v.get<bool>()));
-}
-
 std::unique_ptr<Activity> NewIf() {
   return std::make_unique<SimpleActivity>(
       ActivityDescriptor{.type = "If",
@@ -20,7 +15,7 @@ std::unique_ptr<Activity> NewIf() {
       [](ActivityContext& ctx) {
         auto v = ctx.EvaluateExpression(ctx.input("condition"));
         if (!v.ok()) return ActivityResult::Fail("If condition: " + v.status().message(), false);
-        bool b = Truthy(*v);
+        bool b = IsTruthy(*v);
         return ActivityResult::Outcome(b ? "True" : "False", b);
       });
 }
@@ -41,7 +36,7 @@ std::unique_ptr<Activity> NewSwitch() {
           std::string name = c.value("name", "");
           if (!v.ok())
             return ActivityResult::Fail("Switch case '" + name + "': " + v.status().message(), false);
-          if (Truthy(*v)) return ActivityResult::Outcome(name, name);
+          if (IsTruthy(*v)) return ActivityResult::Outcome(name, name);
         }
         return ActivityResult::Outcome("Default", "Default");
       });

@@ -73,28 +73,13 @@ int ExitCodeFor(InstanceStatus s) {
 
 Json BookmarksJson(const InstanceState& s) {
   Json out = Json::array();
-  for (const auto& b : s.bookmarks) {
-    Json j = {{"id", b.id}, {"kind", BookmarkKindName(b.kind)}, {"activityId", b.activity_id}};
-    if (!b.event.empty()) j["event"] = b.event;
-    if (!b.correlation.empty()) j["correlation"] = b.correlation;
-    if (!b.path.empty()) j["path"] = b.path;
-    if (b.due_at) j["dueAt"] = FormatTime(*b.due_at);
-    if (!b.child_id.empty()) j["childId"] = b.child_id;
-    out.push_back(std::move(j));
-  }
+  for (const auto& b : s.bookmarks) out.push_back(BookmarkSummaryToJson(b));
   return out;
 }
 
 Json IncidentsJson(const InstanceState& s) {
   Json out = Json::array();
-  for (const auto& i : s.incidents) {
-    out.push_back({{"activityId", i.activity_id},
-                   {"activityType", i.activity_type},
-                   {"kind", i.kind},
-                   {"message", i.message},
-                   {"attempt", i.attempt},
-                   {"at", FormatTime(i.at)}});
-  }
+  for (const auto& i : s.incidents) out.push_back(IncidentToJson(i));
   return out;
 }
 

@@ -15,6 +15,11 @@ using Json = nlohmann::json;
 // Parses text as JSON; returns false and sets *error on failure instead of throwing.
 bool ParseJson(std::string_view text, Json* out, std::string* error);
 
+// Lua's truthiness, which conditions follow: only null (nil) and false are false; 0 and "" are true.
+inline bool IsTruthy(const Json& v) {
+  return !(v.is_null() || (v.is_boolean() && !v.get<bool>()));
+}
+
 // A short human description of a JSON value's type ("string", "number", ...), for messages.
 const char* JsonTypeName(const Json& value);
 

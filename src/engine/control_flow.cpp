@@ -19,10 +19,6 @@ Token LoopToken(const Frame& loop) {
   return t;
 }
 
-bool Truthy(const Json& v) {
-  return !(v.is_null() || (v.is_boolean() && !v.get<bool>()));
-}
-
 }  // namespace
 
 void Engine::RunControl(const CompiledWorkflow& wf, InstanceState& s, const CompiledActivity& a,
@@ -176,7 +172,7 @@ void Engine::AdvanceLoop(const CompiledWorkflow& wf, InstanceState& s, uint64_t 
       finish(loop, &error);
       return;
     }
-    if (!Truthy(*cond)) {
+    if (!IsTruthy(*cond)) {
       finish(loop, nullptr);
       return;
     }

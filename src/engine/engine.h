@@ -115,7 +115,4 @@ class Engine {
   std::mt19937_64 rng_;
 };
 
-// The instance's JSON as the CLI and API show it (state plus bookmarks and incidents).
-Json InstanceSummaryToJson(const CompiledWorkflow& wf, const InstanceState& s);
-
 }  // namespace trellis

@@ -122,6 +122,27 @@ const char* ResumeReasonName(ResumeReason r) {
   return kReasonNames[static_cast<size_t>(r)];
 }
 
+Json IncidentToJson(const Incident& i) {
+  return {{"activityId", i.activity_id},
+          {"activityType", i.activity_type},
+          {"kind", i.kind},
+          {"message", i.message},
+          {"attempt", i.attempt},
+          {"at", FormatTime(i.at)}};
+}
+
+Json BookmarkSummaryToJson(const Bookmark& b) {
+  Json j = {{"id", b.id}, {"kind", BookmarkKindName(b.kind)}, {"activityId", b.activity_id}};
+  if (!b.event.empty()) j["event"] = b.event;
+  if (!b.correlation.empty()) j["correlation"] = b.correlation;
+  if (!b.path.empty()) j["path"] = b.path;
+  if (!b.method.empty()) j["method"] = b.method;
+  if (b.due_at) j["dueAt"] = FormatTime(*b.due_at);
+  if (b.deadline) j["deadline"] = FormatTime(*b.deadline);
+  if (!b.child_id.empty()) j["childId"] = b.child_id;
+  return j;
+}
+
 Json JournalRecordToJson(const JournalRecord& r) {
   Json j = {{"sequence", r.sequence},
             {"activityId", r.activity_id},
@@ -143,14 +164,7 @@ Json StateToJson(const InstanceState& s, const std::vector<std::string>& ids) {
   for (size_t i = s.ready_head; i < s.ready.size(); ++i) ready.push_back(TokenToJson(s.ready[i], ids));
   Json bookmarks = Json::array();
   for (const auto& b : s.bookmarks) {
-    Json bj = {{"id", b.id}, {"kind", BookmarkKindName(b.kind)}, {"activityId", b.activity_id}};
-    if (b.due_at) bj["dueAt"] = FormatTime(*b.due_at);
-    if (b.deadline) bj["deadline"] = FormatTime(*b.deadline);
-    if (!b.event.empty()) bj["event"] = b.event;
-    if (!b.correlation.empty()) bj["correlation"] = b.correlation;
-    if (!b.path.empty()) bj["path"] = b.path;
-    if (!b.method.empty()) bj["method"] = b.method;
-    if (!b.child_id.empty()) bj["childId"] = b.child_id;
+    Json bj = BookmarkSummaryToJson(b);
     if (!b.data.is_null()) bj["data"] = b.data;
     bj["createdAt"] = FormatTime(b.created_at);
     bj["token"] = TokenToJson(b.token, ids);
@@ -185,14 +199,7 @@ Json StateToJson(const InstanceState& s, const std::vector<std::string>& ids) {
                      {"arrived", js.arrived}});
   }
   Json incidents = Json::array();
-  for (const auto& i : s.incidents) {
-    incidents.push_back({{"activityId", i.activity_id},
-                         {"activityType", i.activity_type},
-                         {"kind", i.kind},
-                         {"message", i.message},
-                         {"attempt", i.attempt},
-                         {"at", FormatTime(i.at)}});
-  }
+  for (const auto& i : s.incidents) incidents.push_back(IncidentToJson(i));
   Json j = {{"id", s.id},
             {"workflowId", s.workflow_id},
             {"version", s.version},

@@ -109,6 +109,9 @@ struct JournalRecord {
   std::string error;  // when Faulted
 };
 Json JournalRecordToJson(const JournalRecord& r);
+// What users see of incidents and bookmarks (the CLI and the API).
+Json IncidentToJson(const Incident& i);
+Json BookmarkSummaryToJson(const Bookmark& b);
 
 struct OutboxItem {
   std::string kind;  // startChild, cancelChild, publishEvent, httpResponse
