@@ -19,7 +19,7 @@ namespace trellis {
 
 struct CurlHttpClientOptions {
   // Larger bodies fail with ResourceExhausted instead of growing memory without bound.
-  size_t max_response_bytes = 16 * 1024 * 1024;
+  size_t max_response_bytes = size_t{16} * 1024 * 1024;
   // How often an in-flight request looks at HttpRequestSpec::cancel.
   std::chrono::milliseconds cancel_poll_interval{50};
   std::string user_agent = "Trellis";

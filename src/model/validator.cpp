@@ -143,7 +143,7 @@ std::vector<std::string> OutcomesOf(const ActivityDefinition& a, const ActivityD
       }
     }
   }
-  out.push_back("Error");
+  out.emplace_back("Error");
   return out;
 }
 

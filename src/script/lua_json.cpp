@@ -130,7 +130,7 @@ void PushJsonAt(lua_State* L, const Json& value, int depth) {
       lua_setmetatable(L, -2);
       for (size_t i = 0; i < array.size(); ++i) {
         PushJsonAt(L, array[i], depth + 1);
-        lua_rawseti(L, -2, static_cast<lua_Integer>(i + 1));
+        lua_rawseti(L, -2, static_cast<lua_Integer>(i) + 1);
       }
       return;
     }
