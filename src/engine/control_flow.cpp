@@ -57,7 +57,7 @@ void Engine::RunControl(const CompiledWorkflow& wf, InstanceState& s, const Comp
         s.output = out;
       }
       Journal(s, a, t, "Completed", "", now, out, "");
-      ClearWork(s);
+      ClearWork(wf, s, "stopped: Finish '" + a.def->id + "' completed the instance");
       EndInstance(s, InstanceStatus::kCompleted);
       return;
     }

@@ -357,11 +357,14 @@ void Engine::EndInstance(InstanceState& s, InstanceStatus status) {
   s.updated_at = *s.finished_at;
 }
 
-void Engine::ClearWork(InstanceState& s) {
+void Engine::ClearWork(const CompiledWorkflow& wf, InstanceState& s, const std::string& why) {
+  TimePoint now = Now();
   for (const auto& b : s.bookmarks) {
     if (b.kind == BookmarkKind::kChild && !b.child_id.empty()) {
       s.outbox.push_back({"cancelChild", {{"instanceId", b.child_id}}});
     }
+    // A suspended activity had started: its attempt ends here, and the journal says so.
+    Journal(s, wf.activity(b.token.activity), b.token, "Cancelled", "", now, nullptr, why);
   }
   s.ready.clear();
   s.ready_head = 0;
@@ -484,7 +487,7 @@ void Engine::Cancel(const CompiledWorkflow& wf, InstanceState& s, std::string_vi
   (void)wf;
   // A Faulted instance keeps its work for Retry (child bookmarks included); cancelling it ends that.
   if (s.status == InstanceStatus::kCompleted || s.status == InstanceStatus::kCancelled) return;
-  ClearWork(s);
+  ClearWork(wf, s, "cancelled: " + std::string(reason));
   s.faulted_token.reset();
   s.fault_message = std::string(reason);
   EndInstance(s, InstanceStatus::kCancelled);

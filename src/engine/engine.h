@@ -102,7 +102,7 @@ class Engine {
   void CancelReaching(const CompiledWorkflow& wf, InstanceState& s, const CompiledActivity& join,
                       uint64_t scope);
   void DropScope(InstanceState& s, uint64_t frame_id);
-  void ClearWork(InstanceState& s);
+  void ClearWork(const CompiledWorkflow& wf, InstanceState& s, const std::string& why);
 
   Result<Json> EvaluateInputs(const CompiledWorkflow& wf, const CompiledActivity& a, InstanceState& s,
                               const Token& t);

@@ -204,5 +204,47 @@ activities:
   EXPECT_THAT(lines, ElementsAre("got 1"));
 }
 
+// Cancel and Finish end suspended activities: their attempts get a Cancelled journal record, as
+// the losing branch of a Join any does.
+TEST(ReviewTest, CancelAndFinishJournalTheSuspendedActivitiesTheyStop) {
+  Harness cancel(R"~(
+activities:
+  - {id: wait, type: WaitForEvent, event: go}
+)~");
+  ASSERT_TRUE(cancel.StartAndRun());
+  cancel.engine->Cancel(*cancel.wf, cancel.state, "operator asked");
+  ASSERT_EQ(cancel.Records("wait").size(), 1u);
+  EXPECT_EQ(cancel.Records("wait")[0]->status, "Cancelled");
+  EXPECT_NE(cancel.Records("wait")[0]->error.find("operator asked"), std::string::npos);
+
+  Harness finish(R"~(
+activities:
+  - {id: fork, type: Fork}
+  - {id: wait, type: Delay, duration: 1h}
+  - {id: done, type: Finish}
+connections:
+  - {from: fork, outcome: a, to: wait}
+  - {from: fork, outcome: b, to: done}
+)~");
+  ASSERT_TRUE(finish.StartAndRun());
+  EXPECT_EQ(StatusOf(finish.state), "Completed");
+  ASSERT_EQ(finish.Records("wait").size(), 1u);
+  EXPECT_EQ(finish.Records("wait")[0]->status, "Cancelled");
+}
+
+// A timeout on a control-flow activity would bound nothing: it is a validation error, not ignored.
+TEST(ReviewTest, TimeoutOnAControlFlowActivityIsRefused) {
+  std::vector<ValidationError> errors;
+  auto def = ParseDefinition(R"~(
+activities:
+  - {id: loop, type: ForEach, items: [1], timeout: 5s}
+)~",
+                             &errors);
+  ASSERT_TRUE(errors.empty());
+  EXPECT_EQ(CompiledWorkflow::Compile(def, BuiltinActivities(), &errors), nullptr);
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0].path, "activities[0].timeout");
+}
+
 }  // namespace
 }  // namespace trellis::engine_test
