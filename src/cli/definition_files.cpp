@@ -1,5 +1,6 @@
 #include "cli/definition_files.h"
 
+#include <cstring>
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -9,18 +10,24 @@
 
 namespace trellis::cli {
 
-LoadedDefinition LoadDefinitionFile(const std::filesystem::path& path) {
-  LoadedDefinition out;
+Result<std::string> ReadTextFile(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    out.errors.push_back({"", "cannot read file: " + std::string(std::strerror(errno))});
-    return out;
-  }
+  if (!in) return NotFound("cannot read " + path.string() + ": " + std::strerror(errno));
   std::stringstream buf;
   buf << in.rdbuf();
+  return buf.str();
+}
+
+LoadedDefinition LoadDefinitionFile(const std::filesystem::path& path) {
+  LoadedDefinition out;
+  auto text = ReadTextFile(path);
+  if (!text.ok()) {
+    out.errors.push_back({"", text.status().message()});
+    return out;
+  }
   Json doc;
   std::string syntax_error;
-  if (!YamlToJson(buf.str(), &doc, &syntax_error)) {
+  if (!YamlToJson(*text, &doc, &syntax_error)) {
     out.errors.push_back({"", "not valid YAML or JSON: " + syntax_error});
     return out;
   }
@@ -35,41 +42,49 @@ LoadedDefinition LoadDefinitionFile(const std::filesystem::path& path) {
 }
 
 WorkflowResolver DirectoryResolver(std::vector<std::filesystem::path> folders) {
-  auto index = std::make_shared<std::map<std::string, std::filesystem::path>>();
-  auto scanned = std::make_shared<bool>(false);
-  return [folders, index, scanned](
-             const std::string& id,
-             std::optional<int> version) -> Result<std::shared_ptr<const CompiledWorkflow>> {
-    if (!*scanned) {
-      *scanned = true;
+  struct Cache {
+    bool scanned = false;
+    std::map<std::string, std::filesystem::path> files;  // id -> file
+    std::map<std::string, std::shared_ptr<const CompiledWorkflow>> compiled;
+  };
+  auto cache = std::make_shared<Cache>();
+  return [folders, cache](const std::string& id,
+                          std::optional<int> version) -> Result<std::shared_ptr<const CompiledWorkflow>> {
+    if (!cache->scanned) {
+      cache->scanned = true;
       for (const auto& folder : folders) {
         std::error_code ec;
         for (const auto& entry : std::filesystem::directory_iterator(folder, ec)) {
           auto ext = entry.path().extension();
           if (ext != ".yaml" && ext != ".yml" && ext != ".json") continue;
-          std::vector<ValidationError> errors;
-          std::ifstream in(entry.path());
-          std::stringstream buf;
-          buf << in.rdbuf();
-          WorkflowDefinition def = ParseDefinition(buf.str(), &errors);
-          std::string def_id = def.id.empty() ? entry.path().stem().string() : def.id;
-          index->emplace(def_id, entry.path());
+          // Only the id is needed here; files are validated when they are used.
+          auto text = ReadTextFile(entry.path());
+          Json doc;
+          if (!text.ok() || !YamlToJson(*text, &doc, nullptr)) continue;
+          std::string def_id = doc.is_object() && doc.contains("id") && doc["id"].is_string()
+                                   ? doc["id"].get<std::string>()
+                                   : entry.path().stem().string();
+          cache->files.emplace(def_id, entry.path());
         }
       }
     }
-    auto it = index->find(id);
-    if (it == index->end()) return NotFound("no workflow with id '" + id + "' next to the file being run");
-    LoadedDefinition loaded = LoadDefinitionFile(it->second);
-    if (!loaded.workflow) {
-      return InvalidArgument("workflow '" + id + "' (" + it->second.string() + ") is invalid: " +
-                             loaded.errors.front().path + ": " + loaded.errors.front().message);
+    auto it = cache->files.find(id);
+    if (it == cache->files.end())
+      return NotFound("no workflow with id '" + id + "' next to the file being run");
+    auto& wf = cache->compiled[id];
+    if (!wf) {
+      LoadedDefinition loaded = LoadDefinitionFile(it->second);
+      if (!loaded.workflow) {
+        return InvalidArgument("workflow '" + id + "' (" + it->second.string() + ") is invalid: " +
+                               loaded.errors.front().path + ": " + loaded.errors.front().message);
+      }
+      wf = loaded.workflow;
     }
-    if (version && loaded.workflow->definition().version != 0 &&
-        *version != loaded.workflow->definition().version) {
+    if (version && wf->definition().version != 0 && *version != wf->definition().version) {
       return NotFound("workflow '" + id + "' version " + std::to_string(*version) +
                       " is not available locally");
     }
-    return loaded.workflow;
+    return wf;
   };
 }
 

@@ -17,9 +17,13 @@ struct LoadedDefinition {
   std::vector<ValidationError> errors;
 };
 
+// The whole file, or NotFound/Unavailable with the OS's reason.
+Result<std::string> ReadTextFile(const std::filesystem::path& path);
+
 LoadedDefinition LoadDefinitionFile(const std::filesystem::path& path);
 
-// Resolves RunWorkflow ids against the definitions in these folders (read lazily, once).
+// Resolves RunWorkflow ids against the definitions in these folders. The folders are indexed and
+// each definition compiled once, on first use, so a loop of RunWorkflow does not re-read files.
 WorkflowResolver DirectoryResolver(std::vector<std::filesystem::path> folders);
 
 }  // namespace trellis::cli

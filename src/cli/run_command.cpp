@@ -1,9 +1,6 @@
-#include <unistd.h>
 #include <CLI/CLI.hpp>
 
-#include <fstream>
 #include <iostream>
-#include <sstream>
 
 #include "activities/builtin.h"
 #include "activities/curl_http_client.h"
@@ -30,11 +27,9 @@ struct RunOptions {
 Result<Json> ReadJsonArg(const std::string& what, const std::string& arg) {
   std::string text = arg;
   if (!arg.empty() && arg[0] == '@') {
-    std::ifstream in(arg.substr(1));
-    if (!in) return InvalidArgument(what + ": cannot read " + arg.substr(1));
-    std::stringstream buf;
-    buf << in.rdbuf();
-    text = buf.str();
+    auto file = ReadTextFile(arg.substr(1));
+    if (!file.ok()) return InvalidArgument(what + ": " + file.status().message());
+    text = std::move(file).value();
   }
   Json j;
   std::string error;

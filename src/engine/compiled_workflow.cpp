@@ -39,6 +39,7 @@ std::shared_ptr<const CompiledWorkflow> CompiledWorkflow::Compile(WorkflowDefini
     ca.impl = registry.Find(ca.def->type);
     ca.control = ControlOf(ca.def->type);
     ca.external = ca.descriptor->effect == ActivityEffect::kExternal;
+    ca.timed = ca.external || ca.def->type == "Script";
     ca.inputs = ca.def->inputs;
     if (ca.descriptor->FindInput("name") == nullptr) ca.inputs.erase("name");  // only a display name
     if (ca.descriptor->FindInput("timeout") == nullptr) {

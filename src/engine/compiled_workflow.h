@@ -34,6 +34,7 @@ struct CompiledActivity {
   bool templated = false;               // inputs other than expression/code hold templates
   std::vector<std::string> raw_inputs;  // expression/code inputs, evaluated by the activity itself
   bool external = false;                // a commit point follows it
+  bool timed = false;  // takes real time (external effects, scripts): the clock is read after it
   // The activity-level timeout; unset for types whose own `timeout` input means something else
   // (WaitForEvent takes its Timeout outcome, HttpRequest bounds the request).
   std::optional<std::chrono::milliseconds> timeout;

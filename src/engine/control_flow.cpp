@@ -44,7 +44,7 @@ void Engine::RunControl(const CompiledWorkflow& wf, InstanceState& s, const Comp
       std::string outcome;
       for (const auto& b : branches) outcome += (outcome.empty() ? "" : ",") + b;
       Journal(s, a, t, "Completed", outcome, now, nullptr, "");
-      for (const auto& b : branches) Emit(wf, s, a, b, t.scope);
+      for (const auto& b : branches) Emit(s, a, b, t.scope);
       if (!s.joins.empty()) RecheckJoins(wf, s, t.scope);
       Release(wf, s, t.scope);
       return;
@@ -124,7 +124,7 @@ void Engine::AdvanceLoop(const CompiledWorkflow& wf, InstanceState& s, uint64_t 
     uint64_t id = it.id;
     s.frames.emplace(id, std::move(it));
     ++loop.next;
-    if (Emit(wf, s, a, "Iterate", id) == 0) {
+    if (Emit(s, a, "Iterate", id) == 0) {
       s.frames.erase(id);
       return false;
     }
@@ -140,7 +140,7 @@ void Engine::AdvanceLoop(const CompiledWorkflow& wf, InstanceState& s, uint64_t 
       return;
     }
     Journal(s, a, lt, "Completed", "Done", Now(), nullptr, "");
-    Emit(wf, s, a, "Done", parent);
+    Emit(s, a, "Done", parent);
     if (!s.joins.empty()) RecheckJoins(wf, s, parent);
     Release(wf, s, parent);
   };
@@ -212,7 +212,7 @@ void Engine::ArriveAtJoin(const CompiledWorkflow& wf, InstanceState& s, const Co
     }
     CancelReaching(wf, s, a, t.scope);
     Journal(s, a, t, "Completed", "Done", Now(), nullptr, "");
-    Emit(wf, s, a, "Done", t.scope);
+    Emit(s, a, "Done", t.scope);
     if (!s.joins.empty()) RecheckJoins(wf, s, t.scope);
     Release(wf, s, t.scope);
     return;
@@ -242,7 +242,7 @@ void Engine::FireJoin(const CompiledWorkflow& wf, InstanceState& s, size_t join_
   t.activity = js.activity;
   t.scope = js.scope;
   Journal(s, a, t, "Completed", "Done", Now(), nullptr, "");
-  Emit(wf, s, a, "Done", js.scope);
+  Emit(s, a, "Done", js.scope);
   Release(wf, s, js.scope);
 }
 

@@ -75,9 +75,7 @@ void Engine::Release(const CompiledWorkflow& wf, InstanceState& s, uint64_t scop
   if (live <= 0 && scope != 0) EndIteration(wf, s, scope);
 }
 
-size_t Engine::Emit(const CompiledWorkflow& wf, InstanceState& s, const CompiledActivity& a,
-                    std::string_view outcome, uint64_t scope) {
-  (void)wf;
+size_t Engine::Emit(InstanceState& s, const CompiledActivity& a, std::string_view outcome, uint64_t scope) {
   size_t n = 0;
   for (const auto& e : a.out) {
     if (e.outcome == outcome) {
@@ -236,7 +234,7 @@ StepResult Engine::StepUnguarded(const CompiledWorkflow& wf, InstanceState& s) {
   } catch (const std::exception& e) {
     result = ActivityResult::Fail(std::string("internal error in ") + a.def->type + ": " + e.what());
   }
-  TimePoint finished = a.external || a.def->type == "Script" ? Now() : now;
+  TimePoint finished = a.timed ? Now() : now;
   if (result.kind != ActivityResult::Kind::kSuspend && finished - now > ctx.time_budget()) {
     result = ActivityResult::Fail("activity '" + a.def->id + "' exceeded its timeout of " +
                                   FormatDuration(ctx.time_budget()));
@@ -248,7 +246,7 @@ StepResult Engine::StepUnguarded(const CompiledWorkflow& wf, InstanceState& s) {
       std::string outcome;
       for (const auto& o : result.outcomes) outcome += (outcome.empty() ? "" : ",") + o;
       Journal(s, a, t, "Completed", std::move(outcome), finished, std::move(result.output), "");
-      for (const auto& o : result.outcomes) Emit(wf, s, a, o, t.scope);
+      for (const auto& o : result.outcomes) Emit(s, a, o, t.scope);
       // A branch that ended, or turned away from a pending join, may let that join fire.
       if (!s.joins.empty()) RecheckJoins(wf, s, t.scope);
       Release(wf, s, t.scope);
@@ -319,7 +317,7 @@ void Engine::HandleFailure(const CompiledWorkflow& wf, InstanceState& s, const T
   if (a.has_error_edge) {
     Json output = {{"error", error}, {"attempt", t.attempt}};
     RecordOutput(s, a, t.scope, output);
-    Emit(wf, s, a, "Error", t.scope);
+    Emit(s, a, "Error", t.scope);
     if (!s.joins.empty()) RecheckJoins(wf, s, t.scope);
     Release(wf, s, t.scope);
     return;
@@ -484,7 +482,6 @@ std::vector<std::string> Engine::MatchWebhook(const InstanceState& s, std::strin
 }
 
 void Engine::Cancel(const CompiledWorkflow& wf, InstanceState& s, std::string_view reason) {
-  (void)wf;
   // A Faulted instance keeps its work for Retry (child bookmarks included); cancelling it ends that.
   if (s.status == InstanceStatus::kCompleted || s.status == InstanceStatus::kCancelled) return;
   ClearWork(wf, s, "cancelled: " + std::string(reason));

@@ -75,8 +75,7 @@ class Engine {
   void Push(InstanceState& s, int activity, uint64_t scope, int via);
   int& Live(InstanceState& s, uint64_t scope);
   void Release(const CompiledWorkflow& wf, InstanceState& s, uint64_t scope);
-  size_t Emit(const CompiledWorkflow& wf, InstanceState& s, const CompiledActivity& a,
-              std::string_view outcome, uint64_t scope);
+  size_t Emit(InstanceState& s, const CompiledActivity& a, std::string_view outcome, uint64_t scope);
   void Journal(InstanceState& s, const CompiledActivity& a, const Token& t, std::string status,
                std::string outcome, TimePoint finished, Json output, std::string error);
   void RecordOutput(InstanceState& s, const CompiledActivity& a, uint64_t scope, const Json& output);

@@ -9,6 +9,7 @@ void ActivityRegistry::Add(std::unique_ptr<Activity> activity) {
 }
 
 void ActivityRegistry::AddControl(ActivityDescriptor descriptor) {
+  descriptor.control_flow = true;
   std::string type = descriptor.type;
   descriptors_[type] = std::move(descriptor);
 }

@@ -36,7 +36,8 @@ struct ActivityDescriptor {
   std::string dynamic_outcomes_input;
   std::string output_description;
   ActivityEffect effect = ActivityEffect::kPure;
-  bool suspends = false;  // may wait on a bookmark
+  bool suspends = false;      // may wait on a bookmark
+  bool control_flow = false;  // interpreted by the engine itself (ForEach, While, Fork, Join, ...)
 
   const InputDescriptor* FindInput(std::string_view name) const {
     for (const auto& in : inputs) {

@@ -126,12 +126,6 @@ void CheckDynamicOutcomes(const ActivityDefinition& a, const std::string& path,
   }
 }
 
-// Types the engine interprets itself: an activity-level timeout would have nothing to bound.
-bool IsControlFlow(std::string_view type) {
-  return type == "ForEach" || type == "While" || type == "Fork" || type == "Join" || type == "Finish" ||
-         type == "Fail";
-}
-
 }  // namespace
 
 std::vector<std::string> OutcomesOf(const ActivityDefinition& a, const ActivityDescriptor& d) {
@@ -175,7 +169,7 @@ void ValidateDefinition(const WorkflowDefinition& def, const DescriptorLookup& l
     for (const auto& [key, value] : a.inputs.items()) {
       const InputDescriptor* in = d->FindInput(key);
       if (in == nullptr && key == "name") continue;  // the display name
-      if (in == nullptr && key == "timeout" && IsControlFlow(a.type)) {
+      if (in == nullptr && key == "timeout" && d->control_flow) {
         errors->push_back(
             {path + ".timeout", a.type + " does not take a timeout (put it on the activities inside)"});
         continue;

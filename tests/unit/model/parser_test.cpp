@@ -15,27 +15,6 @@ namespace {
 using std::chrono::milliseconds;
 using namespace std::chrono_literals;
 
-// DESIGN.md section 2, verbatim.
-constexpr const char* kDesignYaml = R"(id: order-fulfilment
-name: Order fulfilment
-inputs: {orderId: {type: string, required: true}}
-variables: {attempts: 0}
-triggers:
-  - {type: Webhook, path: orders, method: POST}
-  - {type: Cron, schedule: "*/15 * * * *", timezone: Europe/Amsterdam}
-activities:
-  - {id: fetch, type: HttpRequest, url: "https://api.example.com/orders/{{ input.orderId }}",
-     retry: {maxAttempts: 5, backoff: exponential, initial: 1s}, timeout: 10s}
-  - {id: big, type: If, condition: "{{ outputs.fetch.body.total > 1000 }}"}
-  - {id: approve, type: WaitForEvent, event: order.approved, correlation: "{{ input.orderId }}", timeout: 48h}
-  - {id: ship, type: HttpRequest, method: POST, url: "https://ship.example.com", body: "{{ outputs.fetch.body }}"}
-connections:
-  - {from: fetch, to: big}
-  - {from: big, outcome: "True", to: approve}
-  - {from: big, outcome: "False", to: ship}
-  - {from: approve, to: ship}
-)";
-
 // The same definition written as JSON.
 constexpr const char* kDesignJson = R"({
   "id": "order-fulfilment",
@@ -86,18 +65,18 @@ Json Yaml(std::string_view text) {
 // --- The DESIGN.md example ---------------------------------------------------------------------
 
 TEST(ParserTest, DesignExampleYamlAndJsonParseToTheSameDefinition) {
-  WorkflowDefinition from_yaml = ParseOk(kDesignYaml);
+  WorkflowDefinition from_yaml = ParseOk(model_test::kDesignYaml);
   WorkflowDefinition from_json = ParseOk(kDesignJson);
   EXPECT_EQ(DefinitionToJson(from_yaml), DefinitionToJson(from_json));
   // Their source documents are equal too.
   Json json_doc;
   std::string error;
   ASSERT_TRUE(ParseJson(kDesignJson, &json_doc, &error)) << error;
-  EXPECT_EQ(Yaml(kDesignYaml), json_doc);
+  EXPECT_EQ(Yaml(model_test::kDesignYaml), json_doc);
 }
 
 TEST(ParserTest, DesignExampleHasEveryPart) {
-  WorkflowDefinition def = ParseOk(kDesignYaml);
+  WorkflowDefinition def = ParseOk(model_test::kDesignYaml);
   EXPECT_EQ(def.id, "order-fulfilment");
   EXPECT_EQ(def.name, "Order fulfilment");
   EXPECT_EQ(def.version, 0);
@@ -668,7 +647,7 @@ TEST(ParserTest, ActivitiesAreRequiredAndNonEmpty) {
 // --- DefinitionToJson ---------------------------------------------------------------------------
 
 TEST(ParserTest, DefinitionToJsonRoundTripsTheDesignExample) {
-  WorkflowDefinition def = ParseOk(kDesignYaml);
+  WorkflowDefinition def = ParseOk(model_test::kDesignYaml);
   Json once = DefinitionToJson(def);
   std::vector<ValidationError> errors;
   WorkflowDefinition again = DefinitionFromJson(once, &errors);

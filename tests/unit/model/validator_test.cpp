@@ -101,24 +101,7 @@ ActivityDefinition Activity(std::string type, Json inputs) {
 // --- Valid definitions ---------------------------------------------------------------------------
 
 TEST(ValidatorTest, TheDesignExampleIsValid) {
-  auto errors = Check(R"(id: order-fulfilment
-inputs: {orderId: {type: string, required: true}}
-variables: {attempts: 0}
-triggers:
-  - {type: Webhook, path: orders, method: POST}
-  - {type: Cron, schedule: "*/15 * * * *", timezone: Europe/Amsterdam}
-activities:
-  - {id: fetch, type: HttpRequest, url: "https://api.example.com/orders/{{ input.orderId }}",
-     retry: {maxAttempts: 5, backoff: exponential, initial: 1s}, timeout: 10s}
-  - {id: big, type: If, condition: "{{ outputs.fetch.body.total > 1000 }}"}
-  - {id: approve, type: WaitForEvent, event: order.approved, correlation: "{{ input.orderId }}", timeout: 48h}
-  - {id: ship, type: HttpRequest, method: POST, url: "https://ship.example.com", body: "{{ outputs.fetch.body }}"}
-connections:
-  - {from: fetch, to: big}
-  - {from: big, outcome: "True", to: approve}
-  - {from: big, outcome: "False", to: ship}
-  - {from: approve, to: ship}
-)");
+  auto errors = Check(model_test::kDesignYaml);
   EXPECT_NO_ERRORS(errors);
 }
 
