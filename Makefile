@@ -22,8 +22,9 @@ build: deps configure
 run: build
 	$(BUILD)/trellis run $(EXAMPLE) --output text
 
+# The tests run against a throwaway PostgreSQL server (scripts/with-postgres), one per run.
 test-unit: build
-	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+	cd $(BUILD) && $(CURDIR)/scripts/with-postgres ctest --output-on-failure -j $(JOBS)
 
 $(ASAN_BUILD)/build.ninja: | deps
 	cmake -S . -B $(ASAN_BUILD) $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=Debug -DTRELLIS_SANITIZE=ON -DTRELLIS_BUILD_BENCH=OFF
@@ -31,7 +32,7 @@ $(ASAN_BUILD)/build.ninja: | deps
 # The unit tests again under AddressSanitizer and UndefinedBehaviorSanitizer.
 test-asan: deps $(ASAN_BUILD)/build.ninja
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
-	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest --output-on-failure -j $(JOBS)
+	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 $(CURDIR)/scripts/with-postgres ctest --output-on-failure -j $(JOBS)
 
 # clang-format must leave every file as it is (CONVENTIONS.md: CI checks the format).
 format-check: deps

@@ -17,6 +17,9 @@ int main(int argc, char** argv) {
   trellis::cli::AddRunCommand(app, &exit_code);
   trellis::cli::AddValidateCommand(app, &exit_code);
   trellis::cli::AddActivitiesCommand(app, &exit_code);
+  trellis::cli::AddConfigCommand(app, &exit_code);
+  trellis::cli::AddWorkerCommand(app, &exit_code);
+  trellis::cli::AddMigrateCommand(app, &exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

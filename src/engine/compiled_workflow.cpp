@@ -38,7 +38,8 @@ std::shared_ptr<const CompiledWorkflow> CompiledWorkflow::Compile(WorkflowDefini
     ca.descriptor = registry.FindDescriptor(ca.def->type);
     ca.impl = registry.Find(ca.def->type);
     ca.control = ControlOf(ca.def->type);
-    ca.external = ca.descriptor->effect == ActivityEffect::kExternal;
+    ca.external = ca.descriptor->effect == ActivityEffect::kExternal ||
+                  (d.options.commit_every_activity && ca.control == CompiledActivity::Control::kNone);
     ca.timed = ca.external || ca.def->type == "Script";
     ca.inputs = ca.def->inputs;
     if (ca.descriptor->FindInput("name") == nullptr) ca.inputs.erase("name");  // only a display name

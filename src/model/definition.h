@@ -50,6 +50,9 @@ struct InputDeclaration {
 
 struct WorkflowOptions {
   std::optional<std::chrono::milliseconds> max_execution_time;
+  // `commit: activity`: a commit point after every activity, not only after external effects
+  // (for workflows whose pure steps are expensive to repeat after a crash).
+  bool commit_every_activity = false;
 };
 
 struct WorkflowDefinition {

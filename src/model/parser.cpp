@@ -384,9 +384,17 @@ WorkflowDefinition DefinitionFromJson(const Json& doc, std::vector<ValidationErr
     if (!it->is_object()) {
       r.Error("options", "must be an object");
     } else {
-      r.CheckKeys(*it, {"maxExecutionTime"}, "options.");
+      r.CheckKeys(*it, {"maxExecutionTime", "commit"}, "options.");
       if (auto m = it->find("maxExecutionTime"); m != it->end()) {
         def.options.max_execution_time = r.Duration(*m, "options.maxExecutionTime");
+      }
+      if (auto c = it->find("commit"); c != it->end()) {
+        if (*c == "activity") {
+          def.options.commit_every_activity = true;
+        } else if (*c != "effects") {
+          r.Error("options.commit", "must be 'effects' (commit after external effects, the default) or "
+                                    "'activity' (commit after every activity)");
+        }
       }
     }
   }
@@ -466,8 +474,9 @@ Json DefinitionToJson(const WorkflowDefinition& def) {
     j["connections"] = conns;
   }
   if (def.options.max_execution_time) {
-    j["options"] = {{"maxExecutionTime", FormatDuration(*def.options.max_execution_time)}};
+    j["options"]["maxExecutionTime"] = FormatDuration(*def.options.max_execution_time);
   }
+  if (def.options.commit_every_activity) j["options"]["commit"] = "activity";
   return j;
 }
 

@@ -1,0 +1,65 @@
+// `trellis worker`: runs workflow instances from the configured database until SIGTERM/SIGINT,
+// then drains gracefully (worker.shutdown_timeout) and exits 0.
+#include <CLI/CLI.hpp>
+#include <csignal>
+#include <iostream>
+
+#include "activities/builtin.h"
+#include "cli/commands.h"
+#include "cli/config_flags.h"
+#include "core/log.h"
+#include "runtime/services.h"
+
+namespace trellis::cli {
+namespace {
+
+struct WorkerFlags {
+  ConfigFlags config;
+  int concurrency = 0;
+};
+
+int RunWorker(WorkerFlags& f) {
+  if (f.concurrency > 0) f.config.flags["worker.concurrency"] = std::to_string(f.concurrency);
+  auto cfg = LoadConfigOrReport(f.config, "worker");
+  if (!cfg) return 1;
+  ConfigureLoggingFrom(*cfg);
+  auto env = MakeRuntimeEnvironment(*cfg, "worker");
+  if (!env.ok()) {
+    std::cerr << "error: " << env.status().message() << "\n";
+    return 1;
+  }
+  BlockStopSignals();
+  bool stop_requested = false;
+  StoreOptions store_options;
+  store_options.journal_output_limit = cfg->GetBytes("limits.journal_payload");
+  auto store = OpenStoreWithRetry(env->database, store_options, [&](std::chrono::milliseconds wait) {
+    if (WaitForStopSignal(wait) != 0) stop_requested = true;
+    return !stop_requested;
+  });
+  if (stop_requested) return 0;
+  if (!store.ok()) {
+    std::cerr << "error: " << store.status().message() << "\n";
+    return 1;
+  }
+  env->node.version = TRELLIS_VERSION;
+  Node node(**store, BuiltinActivities(), env->services, env->node);
+  node.Start();
+  int sig = 0;
+  while ((sig = WaitForStopSignal(std::chrono::milliseconds(1000))) == 0) {
+  }
+  LogInfo("stop signal received; draining", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
+  node.Stop(cfg->GetDuration("worker.shutdown_timeout"));
+  return 0;
+}
+
+}  // namespace
+
+void AddWorkerCommand(CLI::App& app, int* exit_code) {
+  auto flags = std::make_shared<WorkerFlags>();
+  auto* cmd = app.add_subcommand("worker", "Run workflow instances from the configured database");
+  AddConfigFlags(cmd, &flags->config);
+  cmd->add_option("--concurrency", flags->concurrency, "Executor threads (worker.concurrency)");
+  cmd->callback([flags, exit_code] { *exit_code = RunWorker(*flags); });
+}
+
+}  // namespace trellis::cli

@@ -1,0 +1,143 @@
+#include "runtime/node.h"
+
+#include <unistd.h>
+
+#include "core/log.h"
+#include "core/uuid.h"
+
+namespace trellis {
+
+std::string NewNodeId() {
+  char host[256] = {0};
+  if (gethostname(host, sizeof(host) - 1) != 0) std::snprintf(host, sizeof(host), "node");
+  std::string uuid = NewUuidV7();
+  return std::string(host) + "-" + std::to_string(getpid()) + "-" + uuid.substr(uuid.size() - 6);
+}
+
+Node::Node(Store& store, const ActivityRegistry& registry, EngineServices services, NodeOptions options)
+    : store_(store),
+      options_(std::move(options)),
+      workflows_(store, registry),
+      launcher_(registry, services),
+      clock_(services.clock) {
+  if (options_.worker.node_id.empty()) options_.worker.node_id = NewNodeId();
+  worker_ = std::make_unique<Worker>(store, workflows_, registry, services, options_.worker);
+  scheduler_ = std::make_unique<Scheduler>(store, workflows_, registry, services, options_.scheduler);
+  scheduler_->OnFired([this] { worker_->Notify(); });
+}
+
+Node::~Node() { Stop(std::chrono::milliseconds(0)); }
+
+void Node::Heartbeat(TimePoint now) {
+  NodeRecord n;
+  n.id = options_.worker.node_id;
+  n.kind = options_.kind;
+  char host[256] = {0};
+  if (gethostname(host, sizeof(host) - 1) == 0) n.hostname = host;
+  n.pid = getpid();
+  n.version = options_.version;
+  n.concurrency = options_.run_worker ? options_.worker.concurrency : 0;
+  n.draining = draining_.load();
+  n.started_at = started_at_;
+  n.heartbeat_at = now;
+  if (Status s = store_.UpsertNode(n); !s.ok()) LogWarn("node heartbeat failed", {{"error", s.message()}});
+}
+
+void Node::Start() {
+  started_at_ = clock_->Now();
+  Heartbeat(started_at_);
+  if (options_.run_worker) worker_->Start();
+  if (options_.run_scheduler) scheduler_->Start();
+  housekeeping_ = std::thread([this] { HousekeepingLoop(); });
+  LogInfo("node started", {{"node", id()},
+                           {"kind", options_.kind},
+                           {"concurrency", options_.run_worker ? options_.worker.concurrency : 0},
+                           {"scheduler", options_.run_scheduler}});
+}
+
+void Node::Stop(std::chrono::milliseconds deadline) {
+  if (draining_.exchange(true)) return;
+  LogInfo("node draining", {{"node", id()}, {"deadlineMs", deadline.count()}});
+  if (housekeeping_.joinable()) Heartbeat(clock_->Now());  // others see it draining
+  scheduler_->Stop();
+  worker_->Stop(deadline);
+  {
+    std::lock_guard lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  if (housekeeping_.joinable()) {
+    housekeeping_.join();
+    if (Status s = store_.RemoveNode(id()); !s.ok()) LogWarn("could not remove the node row", {{"error", s.message()}});
+    LogInfo("node stopped", {{"node", id()}});
+  }
+}
+
+Result<std::pair<std::shared_ptr<const CompiledWorkflow>, InstanceState>> Node::PrepareInstance(
+    const std::string& workflow_id, std::optional<int> version, StartOptions options) {
+  auto wf = workflows_.Get(workflow_id, version);
+  if (!wf.ok()) return wf.status();
+  std::lock_guard lock(launcher_mu_);
+  auto state = launcher_.Start(**wf, std::move(options));
+  if (!state.ok()) return state.status();
+  return std::make_pair(*wf, std::move(state).value());
+}
+
+Result<std::string> Node::StartWorkflow(const std::string& workflow_id, std::optional<int> version,
+                                        StartOptions options) {
+  auto prepared = PrepareInstance(workflow_id, version, std::move(options));
+  if (!prepared.ok()) return prepared.status();
+  auto& [wf, state] = *prepared;
+  NewInstance n;
+  n.id = state.id;
+  n.workflow_id = state.workflow_id;
+  n.version = state.version;
+  n.status = state.status;
+  n.correlation_id = state.correlation_id;
+  n.parent_id = state.parent_id;
+  n.state = StateToJson(state, wf->ids());
+  n.created_at = state.created_at;
+  auto created = store_.CreateInstances({n});
+  if (!created.ok()) return created.status();
+  worker_->Notify();
+  return state.id;
+}
+
+Result<int64_t> Node::PruneOnce(TimePoint now) {
+  int64_t total = 0;
+  TimePoint before = now - options_.retention_finished;
+  while (true) {
+    auto pruned = store_.PruneFinished(before, options_.retention_batch);
+    if (!pruned.ok()) return pruned.status();
+    total += *pruned;
+    if (static_cast<size_t>(*pruned) < options_.retention_batch) break;
+    std::unique_lock lock(mu_);
+    // Small batches with a pause between them keep the database responsive for live work.
+    if (cv_.wait_for(lock, std::chrono::milliseconds(50), [this] { return stop_; })) break;
+  }
+  auto held = store_.PruneHeldEvents(now);
+  if (!held.ok()) return held.status();
+  if (total > 0) LogInfo("retention pruned finished instances", {{"instances", total}});
+  return total;
+}
+
+void Node::HousekeepingLoop() {
+  auto next_prune = clock_->Now();
+  std::unique_lock lock(mu_);
+  while (!stop_) {
+    lock.unlock();
+    TimePoint now = clock_->Now();
+    Heartbeat(now);
+    auto dead = store_.PruneNodes(now - std::max(options_.heartbeat * 6, std::chrono::milliseconds(60000)));
+    if (!dead.ok()) LogDebug("node pruning failed", {{"error", dead.status().message()}});
+    if (now >= next_prune) {
+      auto pruned = PruneOnce(now);
+      if (!pruned.ok()) LogWarn("retention failed; will retry", {{"error", pruned.status().message()}});
+      next_prune = now + options_.retention_interval;
+    }
+    lock.lock();
+    cv_.wait_for(lock, options_.heartbeat, [this] { return stop_; });
+  }
+}
+
+}  // namespace trellis

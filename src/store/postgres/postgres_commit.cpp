@@ -1,0 +1,294 @@
+// Group commit: many instances' commit points in one transaction, each fenced by its epoch
+// (src/store/README.md, "Commit"). Every step is one statement over unnest() arrays for the whole
+// batch, except the rare per-bookmark match against held events.
+#include <algorithm>
+#include <map>
+#include <set>
+
+#include "store/postgres/postgres_store_impl.h"
+
+namespace trellis {
+
+namespace {
+
+constexpr const char* kCommitSql =
+    "UPDATE workflow_instances w SET status = c.status, state = c.state, updated_at = c.now, "
+    "finished_at = c.finished_at, wake_at = c.wake_at, "
+    // The column inbox_seq: under READ COMMITTED it is re-read from the newest row version after a
+    // concurrent delivery, so a resume racing this commit leaves the instance runnable.
+    "runnable = c.has_ready OR (w.inbox_seq <> c.seen AND c.status NOT IN ('Completed', 'Cancelled')), "
+    "lease_owner = CASE WHEN c.release THEN NULL ELSE w.lease_owner END, "
+    "lease_expires = CASE WHEN c.release THEN NULL ELSE c.now + c.lease END "
+    "FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::bigint[], $7::bigint[], "
+    "$8::bigint[], $9::bool[], $10::bool[], $11::bigint[]) AS c(id, epoch, seen, status, state, now, "
+    "finished_at, wake_at, has_ready, release, lease) "
+    "WHERE w.id = c.id AND w.epoch = c.epoch "
+    "RETURNING w.id, w.parent_id, w.parent_bookmark, w.runnable";
+
+constexpr const char* kJournalSql =
+    "INSERT INTO activity_executions (instance_id, sequence, activity_id, activity_type, attempt, status, "
+    "outcome, started_at, finished_at, output, error, truncated) SELECT * FROM unnest($1::text[], "
+    "$2::bigint[], $3::text[], $4::text[], $5::int[], $6::text[], $7::text[], $8::bigint[], $9::bigint[], "
+    "$10::text[], $11::text[], $12::bool[])";
+
+constexpr const char* kConsumeSql =
+    "WITH e AS (DELETE FROM inbox WHERE instance_id = ANY($3::text[])) "
+    "DELETE FROM inbox i USING unnest($1::text[], $2::bigint[]) AS c(instance_id, id) "
+    "WHERE i.instance_id = c.instance_id AND i.id = c.id";
+
+// Rows of the replaced instances that are not in their new sets.
+constexpr const char* kDropBookmarksSql =
+    "DELETE FROM bookmarks b WHERE b.instance_id = ANY($1::text[]) AND NOT EXISTS (SELECT 1 FROM "
+    "unnest($2::text[], $3::text[]) AS n(instance_id, id) WHERE n.instance_id = b.instance_id AND n.id = "
+    "b.id)";
+
+constexpr const char* kHeldNamesSql =
+    "SELECT DISTINCT name FROM held_events WHERE name = ANY($1::text[]) AND expires_at > $2::bigint";
+
+// One new event bookmark against the oldest matching held event.
+constexpr const char* kMatchHeldSql =
+    "WITH h AS (DELETE FROM held_events WHERE id = (SELECT id FROM held_events WHERE name = $1::text AND "
+    "expires_at > $4::bigint AND ($2::text = '' OR correlation = '' OR correlation = $2::text) ORDER BY id "
+    "LIMIT 1 FOR UPDATE SKIP LOCKED) RETURNING payload), "
+    "i AS (INSERT INTO inbox (instance_id, kind, bookmark_id, payload, created_at) "
+    "SELECT $3::text, 'event', $5::text, payload, $4::bigint FROM h), "
+    "b AS (DELETE FROM bookmarks WHERE instance_id = $3::text AND id = $5::text AND EXISTS (SELECT 1 FROM "
+    "h)), "
+    "u AS (UPDATE workflow_instances SET inbox_seq = inbox_seq + 1, runnable = true WHERE id = $3::text "
+    "AND EXISTS (SELECT 1 FROM h)) SELECT count(*) FROM h";
+
+// A bookmark an unconsumed inbox item already names was resumed: it does not match again.
+constexpr const char* kInsertBookmarksSql =
+    "INSERT INTO bookmarks (instance_id, id, kind, activity_id, key, correlation, method, due_at) "
+    "SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], "
+    "$7::text[], "
+    "$8::bigint[]) AS n(instance_id, id, kind, activity_id, key, correlation, method, due_at) "
+    "WHERE NOT EXISTS (SELECT 1 FROM inbox i WHERE i.instance_id = n.instance_id AND i.bookmark_id = n.id) "
+    "ON CONFLICT (instance_id, id) DO NOTHING";
+
+std::optional<int64_t> OptMillis(const std::optional<TimePoint>& t) {
+  if (!t) return std::nullopt;
+  return ToMillis(*t);
+}
+
+bool EndsInbox(InstanceStatus s) {
+  return s == InstanceStatus::kCompleted || s == InstanceStatus::kCancelled;
+}
+
+}  // namespace
+
+Result<std::vector<CommitOutcome>> PostgresStore::Commit(const std::vector<InstanceCommit>& commits) {
+  std::vector<CommitOutcome> outcomes(commits.size(), CommitOutcome::kFenced);
+  if (commits.empty()) return outcomes;
+
+  // Built once, outside the retry loop.
+  std::vector<std::string> names;
+  pg::ArrayLiteral ids, epochs, seen, status, state, now, finished, wake, ready, release, lease;
+  for (const auto& c : commits) {
+    ids.Add(c.id), epochs.Add(c.epoch), seen.Add(c.inbox_seq_seen), status.Add(InstanceStatusName(c.status));
+    state.Add(pg::JsonText(c.state)), now.Add(ToMillis(c.now)), finished.Add(OptMillis(c.finished_at));
+    wake.Add(OptMillis(c.wake_at)), ready.Add(c.has_ready), release.Add(c.release);
+    lease.Add(static_cast<int64_t>(c.lease.count()));
+    if (c.bookmarks && !IsTerminal(c.status)) {
+      for (const auto& b : *c.bookmarks) {
+        if (b.kind == BookmarkKind::kEvent) names.push_back(b.key);
+      }
+    }
+    for (const auto& e : c.events) names.push_back(e.name);
+  }
+  std::sort(names.begin(), names.end());
+  names.erase(std::unique(names.begin(), names.end()), names.end());
+  pg::Params step1;
+  step1.Add(ids.Take()).Add(epochs.Take()).Add(seen.Take()).Add(status.Take()).Add(state.Take());
+  step1.Add(now.Take())
+      .Add(finished.Take())
+      .Add(wake.Take())
+      .Add(ready.Take())
+      .Add(release.Take())
+      .Add(lease.Take());
+  std::map<std::string, size_t> index;
+  for (size_t i = 0; i < commits.size(); ++i) index.emplace(commits[i].id, i);
+
+  Status s = Run(Mode::kTx, [&](pg::Connection& conn) -> Status {
+    std::fill(outcomes.begin(), outcomes.end(), CommitOutcome::kFenced);
+    // Event-name locks first (as DeliverEvent takes them), before any instance row lock.
+    if (Status l = LockEventNames(conn, names); !l.ok()) return l;
+    auto updated = conn.Exec(kCommitSql, step1);
+    if (!updated.ok()) return updated.status();
+    if (updated->size() == 0) return Status::Ok();
+    bool notify = false;
+    struct Parent {
+      std::string id, bookmark;
+    };
+    std::vector<std::pair<size_t, Parent>> done;
+    for (int r = 0; r < updated->size(); ++r) {
+      size_t i = index.at(updated->Text(r, 0));
+      outcomes[i] = CommitOutcome::kCommitted;
+      done.emplace_back(i, Parent{updated->Text(r, 1), updated->Text(r, 2)});
+      if (commits[i].release && (updated->Bool(r, 3) || commits[i].wake_at)) notify = true;
+    }
+    std::sort(done.begin(), done.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+
+    // 2. The journal.
+    pg::ArrayLiteral j_id, j_seq, j_act, j_type, j_attempt, j_status, j_outcome, j_start, j_end, j_out, j_err,
+        j_trunc;
+    for (const auto& [i, parent] : done) {
+      for (const auto& rec : commits[i].journal) {
+        bool truncated = false;
+        Json out = TruncateForJournal(rec.output, options_.journal_output_limit, &truncated);
+        j_id.Add(commits[i].id), j_seq.Add(static_cast<int64_t>(rec.sequence)), j_act.Add(rec.activity_id);
+        j_type.Add(rec.activity_type), j_attempt.Add(int64_t{rec.attempt}), j_status.Add(rec.status);
+        j_outcome.Add(rec.outcome), j_start.Add(ToMillis(rec.started_at)),
+            j_end.Add(ToMillis(rec.finished_at));
+        if (out.is_null())
+          j_out.AddNull();
+        else
+          j_out.Add(pg::JsonText(out));
+        j_err.Add(rec.error), j_trunc.Add(truncated);
+      }
+    }
+    if (j_id.size() > 0) {
+      auto r = conn.Exec(kJournalSql, pg::Params()
+                                          .Add(j_id.Take())
+                                          .Add(j_seq.Take())
+                                          .Add(j_act.Take())
+                                          .Add(j_type.Take())
+                                          .Add(j_attempt.Take())
+                                          .Add(j_status.Take())
+                                          .Add(j_outcome.Take())
+                                          .Add(j_start.Take())
+                                          .Add(j_end.Take())
+                                          .Add(j_out.Take())
+                                          .Add(j_err.Take())
+                                          .Add(j_trunc.Take()));
+      if (!r.ok()) return r.status();
+    }
+
+    // 4 (before 3, so that "unconsumed" below means what remains): consumed inbox items, and every
+    // item of an instance that ended Completed or Cancelled.
+    pg::ArrayLiteral c_inst, c_id, ended;
+    for (const auto& [i, parent] : done) {
+      for (int64_t item : commits[i].consumed_inbox) c_inst.Add(commits[i].id), c_id.Add(item);
+      if (EndsInbox(commits[i].status)) ended.Add(commits[i].id);
+    }
+    if (c_inst.size() > 0 || ended.size() > 0) {
+      auto r = conn.Exec(kConsumeSql, pg::Params().Add(c_inst.Take()).Add(c_id.Take()).Add(ended.Take()));
+      if (!r.ok()) return r.status();
+    }
+
+    // 3. Bookmark rows.
+    pg::ArrayLiteral replaced, keep_inst, keep_id;
+    std::vector<std::pair<size_t, const BookmarkRow*>> rows;
+    std::vector<std::string> event_names;
+    for (const auto& [i, parent] : done) {
+      const auto& c = commits[i];
+      if (!c.bookmarks && !IsTerminal(c.status)) continue;
+      replaced.Add(c.id);
+      if (IsTerminal(c.status)) continue;
+      for (const auto& b : *c.bookmarks) {
+        keep_inst.Add(c.id), keep_id.Add(b.id);
+        rows.emplace_back(i, &b);
+        if (b.kind == BookmarkKind::kEvent) event_names.push_back(b.key);
+      }
+    }
+    if (replaced.size() > 0) {
+      auto r = conn.Exec(kDropBookmarksSql,
+                         pg::Params().Add(replaced.Take()).Add(keep_inst.Take()).Add(keep_id.Take()));
+      if (!r.ok()) return r.status();
+    }
+    std::set<std::pair<std::string, std::string>> matched;  // (instance, bookmark) resumed by a held event
+    if (!event_names.empty()) {
+      pg::ArrayLiteral arr;
+      for (const auto& n : event_names) arr.Add(n);
+      int64_t now_ms = ToMillis(commits[done.front().first].now);
+      auto held = conn.Exec(kHeldNamesSql, pg::Params().Add(arr.Take()).Add(now_ms));
+      if (!held.ok()) return held.status();
+      std::set<std::string> held_names;
+      for (int r = 0; r < held->size(); ++r) held_names.insert(held->Text(r, 0));
+      for (const auto& [i, b] : rows) {
+        if (b->kind != BookmarkKind::kEvent || !held_names.count(b->key)) continue;
+        auto m = conn.Exec(kMatchHeldSql, pg::Params()
+                                              .Add(b->key)
+                                              .Add(b->correlation)
+                                              .Add(commits[i].id)
+                                              .Add(ToMillis(commits[i].now))
+                                              .Add(b->id));
+        if (!m.ok()) return m.status();
+        if (m->Int(0, 0) > 0) {
+          matched.emplace(commits[i].id, b->id);
+          notify = true;
+        }
+      }
+    }
+    pg::ArrayLiteral b_inst, b_id, b_kind, b_act, b_key, b_corr, b_method, b_due;
+    for (const auto& [i, b] : rows) {
+      if (matched.count({commits[i].id, b->id})) continue;
+      b_inst.Add(commits[i].id), b_id.Add(b->id), b_kind.Add(BookmarkKindName(b->kind)),
+          b_act.Add(b->activity_id);
+      b_key.Add(b->key), b_corr.Add(b->correlation), b_method.Add(b->method), b_due.Add(OptMillis(b->due_at));
+    }
+    if (b_inst.size() > 0) {
+      auto r = conn.Exec(kInsertBookmarksSql, pg::Params()
+                                                  .Add(b_inst.Take())
+                                                  .Add(b_id.Take())
+                                                  .Add(b_kind.Take())
+                                                  .Add(b_act.Take())
+                                                  .Add(b_key.Take())
+                                                  .Add(b_corr.Take())
+                                                  .Add(b_method.Take())
+                                                  .Add(b_due.Take()));
+      if (!r.ok()) return r.status();
+    }
+
+    // 5. Children.
+    std::vector<NewInstance> children;
+    for (const auto& [i, parent] : done) {
+      for (const auto& child : commits[i].children) children.push_back(child);
+    }
+    if (!children.empty()) {
+      auto r = InsertInstances(conn, children);
+      if (!r.ok()) return r.status();
+      if (!r->empty()) notify = true;
+    }
+
+    // 6 and 8. Deliveries and results to waiting parents; a missing or ended target is skipped.
+    pg::ArrayLiteral d_inst, d_kind, d_bm, d_payload;
+    int64_t now_ms = 0;
+    for (const auto& [i, parent] : done) {
+      now_ms = ToMillis(commits[i].now);
+      for (const auto& d : commits[i].deliveries) {
+        d_inst.Add(d.instance_id), d_kind.Add(InboxKindName(d.kind)), d_bm.Add(d.bookmark_id);
+        d_payload.Add(pg::JsonText(d.payload));
+      }
+    }
+    for (const auto& [i, parent] : done) {
+      if (!commits[i].parent_result || parent.id.empty() || parent.bookmark.empty()) continue;
+      d_inst.Add(parent.id), d_kind.Add(InboxKindName(InboxKind::kChild)), d_bm.Add(parent.bookmark);
+      d_payload.Add(pg::JsonText(*commits[i].parent_result));
+    }
+    if (d_inst.size() > 0) {
+      auto r = conn.Exec(pg::kDeliverBatchSql, pg::Params()
+                                                   .Add(d_inst.Take())
+                                                   .Add(d_kind.Take())
+                                                   .Add(d_bm.Take())
+                                                   .Add(d_payload.Take())
+                                                   .Add(now_ms));
+      if (!r.ok()) return r.status();
+      if (r->size() > 0) notify = true;
+    }
+
+    // 7. Published events.
+    for (const auto& [i, parent] : done) {
+      for (const auto& e : commits[i].events) {
+        auto r = DeliverEventOn(conn, e, commits[i].event_hold, commits[i].now);
+        if (!r.ok()) return r.status();
+        if (r->resumed > 0) notify = true;
+      }
+    }
+    return notify ? Notify(conn) : Status::Ok();
+  });
+  if (!s.ok()) return s;
+  return outcomes;
+}
+
+}  // namespace trellis

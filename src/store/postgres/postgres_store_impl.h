@@ -1,0 +1,120 @@
+// The PostgreSQL Store (private to src/store/postgres/). Methods are split by area:
+// postgres_store.cpp (open, migrations, definitions, schedules, nodes, retention, stats),
+// postgres_instances.cpp (instances, claims, leases, signals), postgres_commit.cpp (group
+// commit), postgres_listener.cpp (LISTEN/NOTIFY). Every operation runs through Run(), which
+// acquires a pooled connection, wraps the work in a transaction when asked, and retries
+// serialization failures, deadlocks, and a connection that broke before anything was committed.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "store/postgres/pg_connection.h"
+#include "store/postgres/postgres_store.h"
+#include "store/store_util.h"
+
+namespace trellis {
+
+namespace pg {
+inline constexpr const char* kWorkChannel = "trellis_work";
+// Columns of workflow_instances in InstanceFromRow's order, without and with the state.
+inline constexpr const char* kInstanceCols =
+    "id, workflow_id, version, status, correlation_id, parent_id, parent_bookmark, coalesce(start_key, ''), "
+    "created_at, updated_at, finished_at, wake_at, runnable, coalesce(lease_owner, ''), lease_expires, "
+    "epoch, "
+    "inbox_seq";
+InstanceRecord InstanceFromRow(const Rows& rows, int row, int state_col);  // state_col < 0: no state
+Json ParseJsonText(const std::string& text);
+std::string JsonText(const Json& j);
+// The SQL that bumps inbox_seq and writes inbox items for a batch of deliveries (unnest arrays:
+// $1 instance ids, $2 kinds, $3 bookmark ids, $4 payloads; $5 now). Returns one row per delivered item.
+extern const char* const kDeliverBatchSql;
+}  // namespace pg
+
+class PostgresStore final : public Store {
+ public:
+  PostgresStore(DatabaseSettings settings, StoreOptions options, std::string describe);
+
+  std::string provider() const override { return "postgres"; }
+  std::string Describe() const override { return describe_; }
+  Result<std::vector<MigrationInfo>> Migrate() override;
+  Result<std::vector<MigrationInfo>> MigrationStatus() override;
+  Status Ping() override;
+
+  Status InsertDefinition(const DefinitionRecord& record) override;
+  Status UpdateDefinitionDraft(const std::string& id, int version, const Json& definition,
+                               const std::string& name, TimePoint now) override;
+  Status PublishDefinition(const std::string& id, std::optional<int> version,
+                           const std::vector<ScheduleRow>& schedules, const std::vector<TriggerRow>& triggers,
+                           TimePoint now) override;
+  Result<DefinitionRecord> GetDefinition(const std::string& id, std::optional<int> version) override;
+  Result<std::vector<DefinitionRecord>> ListDefinitionVersions(const std::string& id) override;
+  Result<Page<DefinitionRecord>> ListDefinitions(const DefinitionFilter& filter) override;
+  Status DeleteDefinition(const std::string& id) override;
+  Result<std::vector<TriggerRow>> FindTriggers(const std::string& type, const std::string& key) override;
+
+  Result<std::vector<std::string>> CreateInstances(const std::vector<NewInstance>& instances) override;
+  Result<int64_t> CreateClaimedInstance(const NewInstance& instance, const std::string& owner,
+                                        std::chrono::milliseconds lease, TimePoint now) override;
+  Result<InstanceRecord> GetInstance(const std::string& id) override;
+  Result<Page<InstanceRecord>> ListInstances(const InstanceFilter& filter) override;
+  Result<Page<JournalEntry>> ListJournal(const std::string& instance_id, uint64_t after_sequence,
+                                         size_t limit) override;
+  Status DeleteInstance(const std::string& id) override;
+
+  Result<std::vector<ClaimedInstance>> Claim(const ClaimRequest& request) override;
+  Result<std::vector<CommitOutcome>> Commit(const std::vector<InstanceCommit>& commits) override;
+  Result<int64_t> RenewLeases(const std::string& owner, std::chrono::milliseconds lease,
+                              TimePoint now) override;
+  Status ReleaseLeases(const std::string& owner,
+                       const std::vector<std::pair<std::string, int64_t>>& ids_and_epochs) override;
+
+  Result<DeliveryResult> DeliverEvent(const EventSignal& event, std::chrono::milliseconds hold,
+                                      TimePoint now) override;
+  Result<DeliveryResult> DeliverWebhook(const std::string& path, const std::string& method,
+                                        const Json& request, TimePoint now) override;
+  Status Deliver(const InboxDelivery& delivery, TimePoint now) override;
+
+  Result<int64_t> FireDueSchedules(TimePoint now, size_t limit,
+                                   const std::function<ScheduleFiring(const ScheduleRow&)>& fire) override;
+  Result<std::vector<ScheduleRow>> ListSchedules() override;
+
+  Status UpsertNode(const NodeRecord& node) override;
+  Status RemoveNode(const std::string& id) override;
+  Result<std::vector<NodeRecord>> ListNodes(TimePoint since) override;
+  Result<int64_t> PruneNodes(TimePoint before) override;
+  Result<int64_t> PruneFinished(TimePoint before, size_t batch) override;
+  Result<int64_t> PruneHeldEvents(TimePoint now) override;
+  Result<StoreStats> Stats(TimePoint now) override;
+  Result<std::unique_ptr<WorkListener>> Listen() override;
+
+ private:
+  enum class Mode {
+    kRead,   // autocommit reads: safe to repeat on a fresh connection
+    kWrite,  // one autocommit write: a lost connection is reported, not repeated
+    kTx,     // BEGIN ... COMMIT around the work
+  };
+  // Runs `fn` on a pooled connection. `fn` must (re)initialise what it outputs: it may run again.
+  Status Run(Mode mode, const std::function<Status(pg::Connection&)>& fn);
+
+  // Inserts instances (CreateInstances, commit children, schedule firings) on `c`; returns ids created.
+  Result<std::vector<std::string>> InsertInstances(pg::Connection& c,
+                                                   const std::vector<NewInstance>& instances);
+  // Matches and consumes event bookmarks of one name (its advisory lock held); holds the event when
+  // nothing matched and hold > 0.
+  Result<DeliveryResult> DeliverEventOn(pg::Connection& c, const EventSignal& event,
+                                        std::chrono::milliseconds hold, TimePoint now);
+  // Takes the per-event-name advisory locks, sorted, in the current transaction.
+  Status LockEventNames(pg::Connection& c, std::vector<std::string> names);
+  static Status Notify(pg::Connection& c);
+
+  TimePoint Now() const;
+
+  DatabaseSettings settings_;
+  StoreOptions options_;
+  std::string describe_;
+  pg::Pool pool_;
+};
+
+}  // namespace trellis

@@ -1,0 +1,349 @@
+// The durable runtime in one process on a real SQLite store: bursts and commit points, timers that
+// survive a restart, events that race suspensions, children, cancellation, graceful stop and
+// retention. Multi-process guarantees (SIGKILL, SIGSTOP, several nodes) are in tests/cluster/.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <future>
+#include <random>
+#include <thread>
+
+#include "activities/builtin.h"
+#include "model/parser.h"
+#include "runtime/definitions.h"
+#include "runtime/node.h"
+#include "store/sqlite/sqlite_store.h"
+#include "store/store_util.h"
+
+namespace trellis {
+namespace {
+
+using namespace std::chrono_literals;
+
+class RuntimeTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::random_device rd;
+    dir_ = std::filesystem::temp_directory_path() / ("trellis-runtime-" + std::to_string(rd()));
+    std::filesystem::create_directories(dir_);
+    Open();
+  }
+  void TearDown() override {
+    nodes_.clear();
+    store_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+
+  void Open() {
+    DatabaseSettings settings;
+    settings.sqlite_path = (dir_ / "trellis.db").string();
+    auto store = OpenSqliteStore(settings, {});
+    ASSERT_TRUE(store.ok()) << store.status().message();
+    store_ = std::move(store).value();
+    ASSERT_TRUE(store_->Migrate().ok());
+  }
+
+  void Save(const std::string& yaml) {
+    std::vector<ValidationError> errors;
+    WorkflowDefinition def = ParseDefinition(yaml, &errors);
+    ASSERT_TRUE(errors.empty()) << errors[0].path << ": " << errors[0].message;
+    auto saved = SaveWorkflow(*store_, BuiltinActivities(), DefinitionToJson(def), true, clock_->Now());
+    ASSERT_TRUE(saved.ok()) << saved.status().message();
+  }
+
+  Node& StartNode(NodeOptions options = {}) {
+    EngineServices services;
+    services.clock = clock_;
+    services.write_line = [](std::string_view) {};
+    options.worker.concurrency = 2;
+    options.worker.lease = lease_;
+    options.worker.poll_interval = 50ms;
+    options.scheduler.poll_interval = 50ms;
+    nodes_.push_back(std::make_unique<Node>(*store_, BuiltinActivities(), services, options));
+    nodes_.back()->Start();
+    return *nodes_.back();
+  }
+
+  // Waits (without a fixed sleep) until the instance's status is `want`.
+  InstanceRecord WaitFor(const std::string& id, InstanceStatus want, std::chrono::milliseconds limit = 20s) {
+    auto until = std::chrono::steady_clock::now() + limit;
+    InstanceRecord last;
+    while (std::chrono::steady_clock::now() < until) {
+      auto r = store_->GetInstance(id);
+      if (r.ok()) {
+        last = *r;
+        if (r->status == want && r->lease_owner.empty()) return last;
+      }
+      std::this_thread::sleep_for(10ms);
+    }
+    ADD_FAILURE() << "instance " << id << " is " << InstanceStatusName(last.status) << ", wanted "
+                  << InstanceStatusName(want) << "; incidents: " << last.state.value("incidents", Json()).dump();
+    return last;
+  }
+
+  std::vector<JournalEntry> Journal(const std::string& id) {
+    auto page = store_->ListJournal(id, 0, 1000);
+    EXPECT_TRUE(page.ok());
+    return page.ok() ? page->items : std::vector<JournalEntry>{};
+  }
+
+  std::filesystem::path dir_;
+  const Clock* clock_ = &SystemClock::Instance();
+  static constexpr auto kWait = 20s;
+  std::chrono::milliseconds lease_ = 5s;
+  std::unique_ptr<Store> store_;
+  std::vector<std::unique_ptr<Node>> nodes_;
+};
+
+TEST_F(RuntimeTest, RunsAWorkflowToCompletionWithAJournalRecordPerStep) {
+  Save(R"(
+id: three
+options: {commit: activity}
+activities:
+  - {id: a, type: SetVariable, name: x, value: 1}
+  - {id: b, type: SetVariable, name: y, value: "{{ vars.x + 1 }}"}
+  - {id: c, type: SetOutput, name: result, value: "{{ vars.y }}"}
+)");
+  Node& node = StartNode();
+  auto id = node.StartWorkflow("three", std::nullopt, {});
+  ASSERT_TRUE(id.ok()) << id.status().message();
+  InstanceRecord r = WaitFor(*id, InstanceStatus::kCompleted);
+  EXPECT_EQ(r.state["output"]["result"], 2);
+  EXPECT_FALSE(r.runnable);
+  auto journal = Journal(*id);
+  ASSERT_EQ(journal.size(), 3u);
+  EXPECT_EQ(journal[0].record.activity_id, "a");
+  EXPECT_EQ(journal[2].record.activity_id, "c");
+  // commit: activity makes each step a commit point (plus none extra at the end).
+  EXPECT_GE(node.worker().counters().commits.load(), 3);
+}
+
+TEST_F(RuntimeTest, ADurableTimerFiresInAnotherNodeAfterTheFirstStops) {
+  Save(R"(
+id: delayed
+activities:
+  - {id: wait, type: Delay, duration: 300ms}
+  - {id: done, type: SetOutput, name: ok, value: true}
+)");
+  Node& first = StartNode();
+  auto id = first.StartWorkflow("delayed", std::nullopt, {});
+  ASSERT_TRUE(id.ok());
+  InstanceRecord suspended = WaitFor(*id, InstanceStatus::kSuspended);
+  ASSERT_TRUE(suspended.wake_at.has_value());
+  first.Stop(5s);
+
+  StartNode();
+  InstanceRecord done = WaitFor(*id, InstanceStatus::kCompleted);
+  EXPECT_EQ(done.state["output"]["ok"], true);
+  EXPECT_GE(done.finished_at.value(), *suspended.wake_at);
+}
+
+TEST_F(RuntimeTest, AnEventSentBeforeTheInstanceWaitsIsHeldAndResumesItOnce) {
+  Save(R"(
+id: waiter
+inputs: {order: {type: string, required: true}}
+activities:
+  - {id: w, type: WaitForEvent, event: paid, correlation: "{{ input.order }}"}
+  - {id: out, type: SetOutput, name: paid, value: "{{ outputs.w.amount }}"}
+)");
+  // Delivered before any instance exists: held.
+  auto early = store_->DeliverEvent({"paid", "o-1", {{"amount", 5}}}, 60s, clock_->Now());
+  ASSERT_TRUE(early.ok());
+  EXPECT_TRUE(early->held);
+
+  Node& node = StartNode();
+  auto id = node.StartWorkflow("waiter", std::nullopt, {.input = {{"order", "o-1"}}});
+  ASSERT_TRUE(id.ok()) << id.status().message();
+  InstanceRecord r = WaitFor(*id, InstanceStatus::kCompleted);
+  EXPECT_EQ(r.state["output"]["paid"], 5);
+
+  // A second instance for another order waits; the same event again finds nobody of its order.
+  auto other = node.StartWorkflow("waiter", std::nullopt, {.input = {{"order", "o-2"}}});
+  ASSERT_TRUE(other.ok());
+  WaitFor(*other, InstanceStatus::kSuspended);
+  auto resumed = store_->DeliverEvent({"paid", "o-2", {{"amount", 7}}}, 60s, clock_->Now());
+  ASSERT_TRUE(resumed.ok());
+  EXPECT_EQ(resumed->resumed, 1);
+  EXPECT_EQ(WaitFor(*other, InstanceStatus::kCompleted).state["output"]["paid"], 7);
+}
+
+TEST_F(RuntimeTest, AChildRunsThroughTheOutboxAndResumesItsParent) {
+  Save(R"(
+id: child
+inputs: {n: {type: number}}
+activities:
+  - {id: c, type: SetOutput, name: doubled, value: "{{ input.n * 2 }}"}
+)");
+  Save(R"(
+id: parent
+activities:
+  - {id: run, type: RunWorkflow, workflow: child, input: {n: 21}}
+  - {id: out, type: SetOutput, name: answer, value: "{{ outputs.run.doubled }}"}
+)");
+  Node& node = StartNode();
+  auto id = node.StartWorkflow("parent", std::nullopt, {});
+  ASSERT_TRUE(id.ok());
+  InstanceRecord r = WaitFor(*id, InstanceStatus::kCompleted);
+  EXPECT_EQ(r.state["output"]["answer"], 42);
+  auto children = store_->ListInstances({.parent_id = *id});
+  ASSERT_TRUE(children.ok());
+  ASSERT_EQ(children->items.size(), 1u);
+  EXPECT_EQ(children->items[0].status, InstanceStatus::kCompleted);
+}
+
+TEST_F(RuntimeTest, CancellingAParentCancelsItsWaitingChild) {
+  Save(R"(
+id: sleeper
+activities:
+  - {id: w, type: WaitForEvent, event: never}
+)");
+  Save(R"(
+id: boss
+activities:
+  - {id: run, type: RunWorkflow, workflow: sleeper}
+)");
+  Node& node = StartNode();
+  auto id = node.StartWorkflow("boss", std::nullopt, {});
+  ASSERT_TRUE(id.ok());
+  WaitFor(*id, InstanceStatus::kSuspended);
+  std::string child_id;
+  for (int i = 0; i < 500 && child_id.empty(); ++i) {
+    auto children = store_->ListInstances({.status = InstanceStatus::kSuspended, .parent_id = *id});
+    if (children.ok() && !children->items.empty()) child_id = children->items[0].id;
+    else std::this_thread::sleep_for(10ms);
+  }
+  ASSERT_FALSE(child_id.empty());
+  ASSERT_TRUE(store_->Deliver({*id, InboxKind::kCancel, "", {{"reason", "test"}}}, clock_->Now()).ok());
+  WaitFor(*id, InstanceStatus::kCancelled);
+  WaitFor(child_id, InstanceStatus::kCancelled);
+}
+
+TEST_F(RuntimeTest, GracefulStopGivesLeasesBackAndAnotherNodeFinishes) {
+  Save(R"(
+id: slow
+activities:
+  - {id: a, type: Delay, duration: 200ms}
+  - {id: b, type: SetOutput, name: ok, value: 1}
+)");
+  Node& first = StartNode();
+  std::vector<std::string> ids;
+  for (int i = 0; i < 20; ++i) {
+    auto id = first.StartWorkflow("slow", std::nullopt, {});
+    ASSERT_TRUE(id.ok());
+    ids.push_back(*id);
+  }
+  first.Stop(5s);
+  EXPECT_EQ(first.worker().in_flight(), 0u);
+  for (const auto& id : ids) {
+    auto r = store_->GetInstance(id);
+    ASSERT_TRUE(r.ok());
+    EXPECT_TRUE(r->lease_owner.empty()) << "a lease outlived a graceful stop";
+  }
+  auto nodes = store_->ListNodes(TimePoint{});
+  ASSERT_TRUE(nodes.ok());
+  EXPECT_TRUE(nodes->empty()) << "the stopped node's row was not removed";
+  StartNode();
+  for (const auto& id : ids) WaitFor(id, InstanceStatus::kCompleted);
+}
+
+TEST_F(RuntimeTest, SyncExecutionRunsInTheReceivingNode) {
+  Save(R"(
+id: quick
+activities:
+  - {id: a, type: SetOutput, name: v, value: 3}
+)");
+  Node& node = StartNode();
+  auto prepared = node.PrepareInstance("quick", std::nullopt, {});
+  ASSERT_TRUE(prepared.ok());
+  std::promise<BurstReport> done;
+  ASSERT_TRUE(node.worker()
+                  .RunNow(prepared->first, std::move(prepared->second),
+                          [&](BurstReport r) { done.set_value(std::move(r)); })
+                  .ok());
+  auto future = done.get_future();
+  ASSERT_EQ(future.wait_for(20s), std::future_status::ready);
+  BurstReport report = future.get();
+  EXPECT_TRUE(report.committed);
+  EXPECT_EQ(report.status, InstanceStatus::kCompleted);
+  EXPECT_EQ(report.state["output"]["v"], 3);
+}
+
+TEST_F(RuntimeTest, RetentionPrunesOnlyOldFinishedInstances) {
+  Save(R"(
+id: tiny
+activities:
+  - {id: a, type: SetOutput, name: v, value: 1}
+)");
+  NodeOptions options;
+  options.retention_finished = 1h;
+  Node& node = StartNode(options);
+  auto id = node.StartWorkflow("tiny", std::nullopt, {});
+  ASSERT_TRUE(id.ok());
+  WaitFor(*id, InstanceStatus::kCompleted);
+  auto kept = node.PruneOnce(clock_->Now());
+  ASSERT_TRUE(kept.ok());
+  EXPECT_EQ(*kept, 0);
+  EXPECT_TRUE(store_->GetInstance(*id).ok());
+  auto pruned = node.PruneOnce(clock_->Now() + 2h);
+  ASSERT_TRUE(pruned.ok());
+  EXPECT_EQ(*pruned, 1);
+  EXPECT_EQ(store_->GetInstance(*id).status().code(), StatusCode::kNotFound);
+  EXPECT_TRUE(Journal(*id).empty());
+}
+
+TEST_F(RuntimeTest, TwoSchedulersFireEachCronTickExactlyOnce) {
+  ManualClock clock(FromMillis(1'700'000'000'000));
+  clock_ = &clock;
+  Save(R"(
+id: ticker
+triggers: [{type: Cron, schedule: "* * * * * *"}]
+activities:
+  - {id: a, type: SetOutput, name: v, value: 1}
+)");
+  EngineServices services;
+  services.clock = &clock;
+  WorkflowCache cache(*store_, BuiltinActivities());
+  Scheduler a(*store_, cache, BuiltinActivities(), services, {});
+  Scheduler b(*store_, cache, BuiltinActivities(), services, {});
+  int64_t created = 0;
+  for (int tick = 0; tick < 10; ++tick) {
+    clock.Advance(1s);
+    auto x = (tick % 2 ? a : b).FireDue(clock.Now());
+    auto y = (tick % 2 ? b : a).FireDue(clock.Now());
+    ASSERT_TRUE(x.ok() && y.ok());
+    created += *x + *y;
+  }
+  EXPECT_EQ(created, 10);
+  auto list = store_->ListInstances({.workflow_id = "ticker", .limit = 100});
+  ASSERT_TRUE(list.ok());
+  EXPECT_EQ(list->items.size(), 10u);
+}
+
+TEST_F(RuntimeTest, MisfireSkipFiresOnceAndCatchUpFiresEveryMissedTick) {
+  ManualClock clock(FromMillis(1'700'000'000'000));
+  clock_ = &clock;
+  Save(R"(
+id: skipper
+triggers: [{type: Cron, schedule: "* * * * * *", misfire: skip}]
+activities: [{id: a, type: SetOutput, name: v, value: 1}]
+)");
+  Save(R"(
+id: catcher
+triggers: [{type: Cron, schedule: "* * * * * *", misfire: catch-up}]
+activities: [{id: a, type: SetOutput, name: v, value: 1}]
+)");
+  EngineServices services;
+  services.clock = &clock;
+  WorkflowCache cache(*store_, BuiltinActivities());
+  Scheduler s(*store_, cache, BuiltinActivities(), services, {.max_catch_up = 100});
+  clock.Advance(30s);  // nobody ran for 30 ticks
+  ASSERT_TRUE(s.FireDue(clock.Now()).ok());
+  auto skipped = store_->ListInstances({.workflow_id = "skipper", .limit = 100});
+  auto caught = store_->ListInstances({.workflow_id = "catcher", .limit = 100});
+  ASSERT_TRUE(skipped.ok() && caught.ok());
+  EXPECT_EQ(skipped->items.size(), 1u);
+  EXPECT_EQ(caught->items.size(), 30u);
+}
+
+}  // namespace
+}  // namespace trellis

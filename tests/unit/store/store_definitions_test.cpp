@@ -1,0 +1,265 @@
+// Conformance: migrations, readiness and definitions (versions, drafts, publishing, schedules,
+// triggers, listing). The suite is instantiated once for every provider here.
+#include "unit/store/store_fixture.h"
+
+namespace trellis::testing {
+namespace {
+
+INSTANTIATE_TEST_SUITE_P(Providers, StoreConformanceTest, ::testing::Values("sqlite", "postgres"),
+                         [](const ::testing::TestParamInfo<std::string>& info) { return info.param; });
+
+Json Definition(const std::string& id, int version, const std::string& name = "") {
+  return Json{{"id", id}, {"version", version}, {"name", name}, {"activities", Json::array()}};
+}
+
+DefinitionRecord Def(const std::string& id, int version, const std::string& name = "") {
+  return DefinitionRecord{.id = id,
+                          .version = version,
+                          .name = name.empty() ? id + " name" : name,
+                          .definition = Definition(id, version, name),
+                          .created_at = At(0),
+                          .updated_at = At(0)};
+}
+
+ScheduleRow Schedule(const std::string& id, const std::string& wf, const std::string& cron, TimePoint next,
+                     int version = 1) {
+  return ScheduleRow{.id = id,
+                     .workflow_id = wf,
+                     .version = version,
+                     .cron = cron,
+                     .input = Json{{"x", 1}},
+                     .next_run_at = next};
+}
+
+TEST_P(StoreConformanceTest, MigrateTwiceIsIdempotentAndStatusListsApplied) {
+  auto again = store_->Migrate();
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  ASSERT_FALSE(again->empty());
+  auto status = store_->MigrationStatus();
+  ASSERT_TRUE(status.ok()) << status.status().ToString();
+  ASSERT_EQ(status->size(), again->size());
+  for (const auto& m : *status) {
+    EXPECT_TRUE(m.applied_at.has_value()) << m.name;
+    EXPECT_EQ(m.checksum.size(), 64u);
+  }
+  EXPECT_EQ((*status)[0].version, 1);
+  EXPECT_TRUE(store_->Ping().ok());
+  EXPECT_FALSE(store_->Describe().empty());
+  EXPECT_EQ(store_->provider(), GetParam());
+}
+
+TEST_P(StoreConformanceTest, TamperedMigrationChecksumFailsMigrateNamingIt) {
+  RawTestStore raw = MakeRawTestStore(GetParam());
+  ASSERT_NE(raw.store, nullptr);
+  ASSERT_TRUE(raw.exec("UPDATE schema_migrations SET checksum = 'x' WHERE version = 1"));
+  auto migrated = raw.store->Migrate();
+  ASSERT_FALSE(migrated.ok());
+  EXPECT_EQ(migrated.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(migrated.status().message().find("migration 1"), std::string::npos)
+      << migrated.status().message();
+}
+
+TEST_P(StoreConformanceTest, DefinitionVersionsDraftsAndPublishing) {
+  ASSERT_TRUE(store_->InsertDefinition(Def("orders", 1)).ok());
+  EXPECT_EQ(store_->InsertDefinition(Def("orders", 1)).code(), StatusCode::kConflict);
+
+  // A draft changes in place.
+  ASSERT_TRUE(
+      store_->UpdateDefinitionDraft("orders", 1, Definition("orders", 1, "v1b"), "Orders v1b", At(5)).ok());
+  auto got = store_->GetDefinition("orders", 1);
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  EXPECT_EQ(got->name, "Orders v1b");
+  EXPECT_EQ(got->definition["name"], "v1b");
+  EXPECT_EQ(got->definition["version"], 1);
+  EXPECT_FALSE(got->published);
+  EXPECT_FALSE(got->frozen);
+  EXPECT_EQ(got->updated_at, At(5));
+  EXPECT_EQ(store_->UpdateDefinitionDraft("orders", 9, Definition("orders", 9), "x", At(5)).code(),
+            StatusCode::kNotFound);
+
+  // No published version: the newest.
+  ASSERT_TRUE(store_->InsertDefinition(Def("orders", 2)).ok());
+  EXPECT_EQ(store_->GetDefinition("orders", std::nullopt)->version, 2);
+
+  // Publishing freezes; the published version is the default.
+  ASSERT_TRUE(store_->PublishDefinition("orders", 1, {}, {}, At(10)).ok());
+  got = store_->GetDefinition("orders", std::nullopt);
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->version, 1);
+  EXPECT_TRUE(got->published);
+  EXPECT_TRUE(got->frozen);
+  EXPECT_EQ(store_->UpdateDefinitionDraft("orders", 1, Definition("orders", 1), "x", At(11)).code(),
+            StatusCode::kFailedPrecondition);
+
+  // Publishing another version switches; the first stays frozen.
+  ASSERT_TRUE(store_->PublishDefinition("orders", 2, {}, {}, At(12)).ok());
+  auto versions = store_->ListDefinitionVersions("orders");
+  ASSERT_TRUE(versions.ok());
+  ASSERT_EQ(versions->size(), 2u);
+  EXPECT_EQ((*versions)[0].version, 1);
+  EXPECT_FALSE((*versions)[0].published);
+  EXPECT_TRUE((*versions)[0].frozen);
+  EXPECT_TRUE((*versions)[1].published);
+  EXPECT_EQ(store_->GetDefinition("orders", std::nullopt)->version, 2);
+
+  EXPECT_EQ(store_->PublishDefinition("orders", 7, {}, {}, At(13)).code(), StatusCode::kNotFound);
+
+  // Retracting: nothing is published; the newest is the default again.
+  ASSERT_TRUE(store_->InsertDefinition(Def("orders", 3)).ok());
+  ASSERT_TRUE(store_->PublishDefinition("orders", std::nullopt, {}, {}, At(14)).ok());
+  got = store_->GetDefinition("orders", std::nullopt);
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->version, 3);
+  for (const auto& v : *store_->ListDefinitionVersions("orders")) EXPECT_FALSE(v.published) << v.version;
+
+  EXPECT_EQ(store_->GetDefinition("nope", std::nullopt).status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(store_->GetDefinition("orders", 42).status().code(), StatusCode::kNotFound);
+  EXPECT_TRUE(store_->ListDefinitionVersions("nope")->empty());
+}
+
+TEST_P(StoreConformanceTest, PublishReplacesSchedulesKeepingNextRunOfUnchangedOnes) {
+  ASSERT_TRUE(store_->InsertDefinition(Def("nightly", 1)).ok());
+  ASSERT_TRUE(store_->InsertDefinition(Def("nightly", 2)).ok());
+  ASSERT_TRUE(store_
+                  ->PublishDefinition("nightly", 1,
+                                      {Schedule("nightly#0", "nightly", "0 0 * * *", At(100)),
+                                       Schedule("nightly#1", "nightly", "0 * * * *", At(200))},
+                                      {}, At(0))
+                  .ok());
+  auto schedules = store_->ListSchedules();
+  ASSERT_TRUE(schedules.ok());
+  ASSERT_EQ(schedules->size(), 2u);
+  EXPECT_EQ((*schedules)[0].input, (Json{{"x", 1}}));
+  EXPECT_EQ((*schedules)[0].next_run_at, At(100));
+
+  // #0 unchanged (keeps At(100)), #1's cron changed (takes the new time), #2 is new, and a
+  // schedule that is not in the new list disappears.
+  ASSERT_TRUE(store_
+                  ->PublishDefinition("nightly", 2,
+                                      {Schedule("nightly#0", "nightly", "0 0 * * *", At(900), 2),
+                                       Schedule("nightly#1", "nightly", "*/5 * * * *", At(300), 2),
+                                       Schedule("nightly#2", "nightly", "0 12 * * *", At(400), 2)},
+                                      {}, At(1))
+                  .ok());
+  schedules = store_->ListSchedules();
+  ASSERT_TRUE(schedules.ok());
+  ASSERT_EQ(schedules->size(), 3u);
+  EXPECT_EQ((*schedules)[0].id, "nightly#0");
+  EXPECT_EQ((*schedules)[0].next_run_at, At(100));
+  EXPECT_EQ((*schedules)[0].version, 2);
+  EXPECT_EQ((*schedules)[1].next_run_at, At(300));
+  EXPECT_EQ((*schedules)[1].cron, "*/5 * * * *");
+  EXPECT_EQ((*schedules)[2].next_run_at, At(400));
+
+  ASSERT_TRUE(store_
+                  ->PublishDefinition("nightly", 2,
+                                      {Schedule("nightly#2", "nightly", "0 12 * * *", At(5), 2)}, {}, At(2))
+                  .ok());
+  schedules = store_->ListSchedules();
+  ASSERT_EQ(schedules->size(), 1u);
+  EXPECT_EQ((*schedules)[0].next_run_at, At(400));
+
+  // Retract removes them.
+  ASSERT_TRUE(store_->PublishDefinition("nightly", std::nullopt, {}, {}, At(3)).ok());
+  EXPECT_TRUE(store_->ListSchedules()->empty());
+}
+
+TEST_P(StoreConformanceTest, TriggersAreFoundByTypeAndKeyAndReplacedOnPublish) {
+  ASSERT_TRUE(store_->InsertDefinition(Def("hook", 1)).ok());
+  ASSERT_TRUE(store_->InsertDefinition(Def("listener", 1)).ok());
+  std::vector<TriggerRow> hook_triggers = {
+      TriggerRow{
+          .workflow_id = "hook", .version = 1, .type = "Webhook", .key = "orders/new", .method = "POST"},
+      TriggerRow{.workflow_id = "hook",
+                 .version = 1,
+                 .type = "Event",
+                 .key = "order.paid",
+                 .config = Json{{"a", 1}}}};
+  ASSERT_TRUE(store_->PublishDefinition("hook", 1, {}, hook_triggers, At(0)).ok());
+  ASSERT_TRUE(
+      store_
+          ->PublishDefinition(
+              "listener", 1, {},
+              {TriggerRow{.workflow_id = "listener", .version = 1, .type = "Event", .key = "order.paid"}},
+              At(0))
+          .ok());
+
+  auto webhooks = store_->FindTriggers("Webhook", "orders/new");
+  ASSERT_TRUE(webhooks.ok());
+  ASSERT_EQ(webhooks->size(), 1u);
+  EXPECT_EQ((*webhooks)[0].workflow_id, "hook");
+  EXPECT_EQ((*webhooks)[0].method, "POST");
+  auto events = store_->FindTriggers("Event", "order.paid");
+  ASSERT_TRUE(events.ok());
+  ASSERT_EQ(events->size(), 2u);
+  EXPECT_EQ((*events)[0].workflow_id, "hook");
+  EXPECT_EQ((*events)[0].config, (Json{{"a", 1}}));
+  EXPECT_EQ((*events)[1].workflow_id, "listener");
+  EXPECT_TRUE(store_->FindTriggers("Event", "order.shipped")->empty());
+
+  // Republishing without triggers removes them.
+  ASSERT_TRUE(store_->PublishDefinition("hook", 1, {}, {}, At(1)).ok());
+  EXPECT_TRUE(store_->FindTriggers("Webhook", "orders/new")->empty());
+  EXPECT_EQ(store_->FindTriggers("Event", "order.paid")->size(), 1u);
+}
+
+TEST_P(StoreConformanceTest, ListDefinitionsOnePerIdWithSearchAndPagination) {
+  for (int i = 0; i < 7; ++i) {
+    std::string id = "wf-" + std::to_string(i);
+    ASSERT_TRUE(store_->InsertDefinition(Def(id, 1, i % 2 == 0 ? "even flow" : "odd flow")).ok());
+  }
+  ASSERT_TRUE(store_->InsertDefinition(Def("wf-3", 2, "odd flow")).ok());
+  ASSERT_TRUE(store_->InsertDefinition(Def("wf-5", 2, "odd flow")).ok());
+  ASSERT_TRUE(store_->PublishDefinition("wf-5", 1, {}, {}, At(1)).ok());
+
+  std::vector<DefinitionRecord> all;
+  DefinitionFilter filter{.limit = 3};
+  int pages = 0;
+  do {
+    auto page = store_->ListDefinitions(filter);
+    ASSERT_TRUE(page.ok()) << page.status().ToString();
+    EXPECT_LE(page->items.size(), 3u);
+    all.insert(all.end(), page->items.begin(), page->items.end());
+    filter.cursor = page->next_cursor;
+    ++pages;
+  } while (!filter.cursor.empty() && pages < 10);
+  EXPECT_EQ(pages, 3);
+  ASSERT_EQ(all.size(), 7u);
+  for (int i = 0; i < 7; ++i) EXPECT_EQ(all[i].id, "wf-" + std::to_string(i));
+  EXPECT_EQ(all[3].version, 2);  // newest when none is published
+  EXPECT_EQ(all[5].version, 1);  // the published one
+  EXPECT_TRUE(all[5].published);
+
+  auto by_name = store_->ListDefinitions(DefinitionFilter{.search = "even"});
+  ASSERT_TRUE(by_name.ok());
+  EXPECT_EQ(by_name->items.size(), 4u);
+  EXPECT_TRUE(by_name->next_cursor.empty());
+  auto by_id = store_->ListDefinitions(DefinitionFilter{.search = "wf-6"});
+  ASSERT_TRUE(by_id.ok());
+  ASSERT_EQ(by_id->items.size(), 1u);
+  EXPECT_EQ(by_id->items[0].id, "wf-6");
+
+  EXPECT_EQ(store_->ListDefinitions(DefinitionFilter{.cursor = "!!"}).status().code(),
+            StatusCode::kInvalidArgument);
+}
+
+TEST_P(StoreConformanceTest, DeleteDefinitionRemovesVersionsSchedulesAndTriggers) {
+  ASSERT_TRUE(store_->InsertDefinition(Def("gone", 1)).ok());
+  ASSERT_TRUE(store_->InsertDefinition(Def("gone", 2)).ok());
+  ASSERT_TRUE(store_->InsertDefinition(Def("kept", 1)).ok());
+  ASSERT_TRUE(store_
+                  ->PublishDefinition(
+                      "gone", 1, {Schedule("gone#0", "gone", "0 * * * *", At(10))},
+                      {TriggerRow{.workflow_id = "gone", .version = 1, .type = "Event", .key = "e"}}, At(0))
+                  .ok());
+  ASSERT_TRUE(store_->DeleteDefinition("gone").ok());
+  EXPECT_EQ(store_->GetDefinition("gone", std::nullopt).status().code(), StatusCode::kNotFound);
+  EXPECT_TRUE(store_->ListDefinitionVersions("gone")->empty());
+  EXPECT_TRUE(store_->ListSchedules()->empty());
+  EXPECT_TRUE(store_->FindTriggers("Event", "e")->empty());
+  EXPECT_TRUE(store_->GetDefinition("kept", 1).ok());
+  EXPECT_EQ(store_->DeleteDefinition("gone").code(), StatusCode::kNotFound);
+}
+
+}  // namespace
+}  // namespace trellis::testing
