@@ -215,7 +215,11 @@ void Worker::DispatchLoop() {
     }
     size_t limit = std::min(capacity, options_.claim_batch);
     TimePoint now = services_.clock->Now();
+    auto claim_start = std::chrono::steady_clock::now();
     auto claims = store_.Claim({.owner = options_.node_id, .limit = limit, .lease = options_.lease, .now = now});
+    counters_.claim_micros += std::chrono::duration_cast<std::chrono::microseconds>(
+                                  std::chrono::steady_clock::now() - claim_start)
+                                  .count();
     if (!claims.ok()) {
       counters_.store_errors++;
       LogWarn("claim failed; retrying", {{"error", claims.status().message()}, {"retryInMs", backoff.count()}});
@@ -481,7 +485,10 @@ void Worker::SubmitCommit(Engine& engine, std::unique_ptr<Slot> slot, bool relea
     if (!s.fault_message.empty()) result["error"] = s.fault_message;
     c.parent_result = std::move(result);
   }
-  c.state = StateToJson(s, sl.wf->ids());
+  // Serialised here, on the executor, so the committer only writes.
+  Json state = StateToJson(s, sl.wf->ids());
+  c.state_text = state.dump(-1, ' ', false, Json::error_handler_t::replace);
+  if (sl.done) sl.committed_state = std::move(state);
   auto pending = std::make_unique<PendingCommit>();
   pending->slot = std::move(slot);
   pending->commit = std::move(c);
@@ -512,7 +519,11 @@ void Worker::CommitLoop() {
     std::vector<InstanceCommit> commits;
     commits.reserve(batch.size());
     for (auto& p : batch) commits.push_back(std::move(p->commit));
+    auto commit_start = std::chrono::steady_clock::now();
     auto outcomes = store_.Commit(commits);
+    counters_.commit_micros += std::chrono::duration_cast<std::chrono::microseconds>(
+                                   std::chrono::steady_clock::now() - commit_start)
+                                   .count();
     counters_.commit_batches++;
     if (!outcomes.ok()) {
       counters_.store_errors++;
@@ -551,7 +562,6 @@ void Worker::CommitLoop() {
         continue;
       }
       if (c.wake_at) RememberWake(*c.wake_at);
-      p->slot->committed_state = c.state;
       Finish(std::move(p->slot), true, "");
     }
   }

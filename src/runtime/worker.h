@@ -82,6 +82,8 @@ class Worker {
     std::atomic<int64_t> faulted{0};
     std::atomic<int64_t> store_errors{0};
     std::atomic<int64_t> steps{0};
+    std::atomic<int64_t> claim_micros{0};   // time spent in Store::Claim
+    std::atomic<int64_t> commit_micros{0};  // time spent in Store::Commit
   };
   const Counters& counters() const { return counters_; }
   size_t in_flight() const { return in_flight_.load(); }

@@ -6,8 +6,10 @@
 //   * Instances carry a lease (owner, expiry) and an epoch. Claim() takes runnable instances whose
 //     lease is free or expired and bumps their epoch; Commit() writes only when the epoch is still
 //     the one claimed (fencing), so a worker that lost its lease cannot overwrite state.
-//   * An instance is claimable when it is not terminal, its lease is free or expired, and it is
-//     `runnable` (it has work now) or its `wake_at` (the earliest timer) has passed.
+//   * An instance is claimable when it is not Completed/Cancelled and either its lease is free and it
+//     is `runnable` (it has work now) or its `wake_at` (the earliest timer) has passed, or its lease
+//     has expired (its worker died mid-burst). Claim clears `runnable`, so the runnable index holds
+//     only waiting work and a claim never scans the instances in flight.
 //   * The inbox holds what resumes an instance (events, webhooks, child results, cancellations).
 //     It is written in the transaction that makes the instance runnable, and an item is deleted in
 //     the commit that applied it. Every inbox write bumps the instance's `inbox_seq`; a commit that
@@ -210,6 +212,9 @@ struct InstanceCommit {
   int64_t inbox_seq_seen = 0;
   InstanceStatus status = InstanceStatus::kRunning;
   Json state;
+  // The state already serialised (the worker does it on its executor threads, off the committer's
+  // path). When set, it is written and `state` is ignored.
+  std::string state_text;
   TimePoint now{};
   std::optional<TimePoint> finished_at;
   std::optional<TimePoint> wake_at;

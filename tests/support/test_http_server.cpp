@@ -174,15 +174,29 @@ class TestHttpServer::Impl::Session : public std::enable_shared_from_this<Sessio
         res_.prepare_payload();
       }
     }
+    hold_until_ = std::move(out.hold_until);
     if (out.delay.count() > 0) {
       timer_.expires_after(out.delay);
       timer_.async_wait([self = shared_from_this()](beast::error_code wait_ec) {
         if (wait_ec) return self->Close();
-        self->Write();
+        self->WriteWhenReleased();
       });
     } else {
-      Write();
+      WriteWhenReleased();
     }
+  }
+
+  // Writes the response once `hold_until` (if any) allows it.
+  void WriteWhenReleased() {
+    if (!hold_until_ || hold_until_()) {
+      hold_until_ = nullptr;
+      return Write();
+    }
+    timer_.expires_after(std::chrono::milliseconds(5));
+    timer_.async_wait([self = shared_from_this()](beast::error_code wait_ec) {
+      if (wait_ec) return self->Close();
+      self->WriteWhenReleased();
+    });
   }
 
   void Write() {
@@ -203,6 +217,7 @@ class TestHttpServer::Impl::Session : public std::enable_shared_from_this<Sessio
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   http::response<http::string_body> res_;
+  std::function<bool()> hold_until_;
   Impl* server_;
   uint64_t id_;
 };

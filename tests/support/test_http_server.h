@@ -43,6 +43,9 @@ struct TestHttpResponse {
   std::chrono::milliseconds delay{0};
   // Close the connection without answering.
   bool close_without_response = false;
+  // When set, the response (after `delay`) is held until this returns true; it is polled every few
+  // milliseconds on the server thread, which keeps serving other connections meanwhile.
+  std::function<bool()> hold_until;
 };
 
 class TestHttpServer {

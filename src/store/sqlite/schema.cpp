@@ -48,9 +48,10 @@ CREATE INDEX workflow_instances_correlation ON workflow_instances (correlation_i
   WHERE correlation_id <> '';
 CREATE INDEX workflow_instances_parent ON workflow_instances (parent_id, created_at DESC, id DESC)
   WHERE parent_id <> '';
-CREATE INDEX workflow_instances_lease ON workflow_instances (lease_owner) WHERE lease_owner IS NOT NULL;
-CREATE INDEX workflow_instances_runnable ON workflow_instances (created_at) WHERE runnable = 1;
-CREATE INDEX workflow_instances_wake ON workflow_instances (wake_at) WHERE wake_at IS NOT NULL;
+CREATE INDEX workflow_instances_lease_owner ON workflow_instances (lease_owner) WHERE lease_owner IS NOT NULL;
+CREATE INDEX workflow_instances_lease_expires ON workflow_instances (lease_expires) WHERE lease_owner IS NOT NULL;
+CREATE INDEX workflow_instances_runnable ON workflow_instances (created_at) WHERE runnable = 1 AND lease_owner IS NULL;
+CREATE INDEX workflow_instances_wake ON workflow_instances (wake_at) WHERE wake_at IS NOT NULL AND lease_owner IS NULL;
 CREATE INDEX workflow_instances_finished ON workflow_instances (finished_at) WHERE finished_at IS NOT NULL;
 
 CREATE TABLE activity_executions (

@@ -208,18 +208,23 @@ Result<std::vector<ClaimedInstance>> SqliteStore::Claim(const ClaimRequest& requ
     std::vector<ClaimedInstance> out;
     if (request.limit == 0) return out;
     SqliteTxn txn(*db_);
-    // Two index range scans (runnable ones by age, timers by due time), merged by due time.
+    // Three index range scans, merged by due time: unleased runnable instances by age, unleased
+    // due timers, and expired leases (a worker died mid-burst). Claiming clears `runnable`, so the
+    // first scan never walks past instances in flight.
     std::vector<std::string> ids;
     {
       auto stmt = db_->Prepare(
           "SELECT id, MIN(due) AS due FROM ("
           "SELECT * FROM (SELECT id, created_at AS due FROM workflow_instances WHERE runnable = 1 "
-          "AND status NOT IN ('Completed', 'Cancelled') AND (lease_owner IS NULL OR lease_expires < ?1) "
-          "ORDER BY created_at LIMIT ?2) "
+          "AND lease_owner IS NULL AND status NOT IN ('Completed', 'Cancelled') ORDER BY created_at LIMIT "
+          "?2) "
           "UNION ALL "
           "SELECT * FROM (SELECT id, wake_at AS due FROM workflow_instances WHERE wake_at <= ?1 "
-          "AND status NOT IN ('Completed', 'Cancelled') AND (lease_owner IS NULL OR lease_expires < ?1) "
-          "ORDER BY wake_at LIMIT ?2)"
+          "AND lease_owner IS NULL AND status NOT IN ('Completed', 'Cancelled') ORDER BY wake_at LIMIT ?2) "
+          "UNION ALL "
+          "SELECT * FROM (SELECT id, lease_expires AS due FROM workflow_instances WHERE lease_expires < ?1 "
+          "AND lease_owner IS NOT NULL AND status NOT IN ('Completed', 'Cancelled') "
+          "ORDER BY lease_expires LIMIT ?2)"
           ") GROUP BY id ORDER BY due, id LIMIT ?2");
       stmt.Args(request.now, static_cast<int64_t>(request.limit));
       while (stmt.Step()) ids.push_back(stmt.Text(0));
@@ -230,9 +235,8 @@ Result<std::vector<ClaimedInstance>> SqliteStore::Claim(const ClaimRequest& requ
       ClaimedInstance claimed;
       {
         auto stmt = db_->Prepare(
-            "UPDATE workflow_instances SET lease_owner = ?, lease_expires = ?, epoch = epoch + 1 WHERE id = "
-            "? "
-            "RETURNING " TRELLIS_INSTANCE_COLUMNS ", state");
+            "UPDATE workflow_instances SET lease_owner = ?, lease_expires = ?, epoch = epoch + 1, "
+            "runnable = 0 WHERE id = ? RETURNING " TRELLIS_INSTANCE_COLUMNS ", state");
         if (!stmt.Args(request.owner, expires, id).Step()) continue;
         claimed.record = ReadInstance(stmt, true);
       }

@@ -177,14 +177,16 @@ bool SqliteStore::CommitOne(const InstanceCommit& c, bool* announce) {
   {
     auto stmt = db_->Prepare(
         "UPDATE workflow_instances SET status = ?1, state = ?2, updated_at = ?3, finished_at = ?4, "
-        "wake_at = ?5, runnable = CASE WHEN ?6 THEN 1 WHEN inbox_seq <> ?7 AND ?1 NOT IN ('Completed', "
-        "'Cancelled') THEN 1 "
-        "ELSE 0 END, "
+        "wake_at = ?5, runnable = CASE WHEN NOT ?8 THEN 0 WHEN ?6 THEN 1 "
+        "WHEN inbox_seq <> ?7 AND ?1 NOT IN ('Completed', 'Cancelled') THEN 1 ELSE 0 END, "
         "lease_owner = CASE WHEN ?8 THEN NULL ELSE lease_owner END, "
         "lease_expires = CASE WHEN ?8 THEN NULL ELSE ?9 END "
         "WHERE id = ?10 AND epoch = ?11 RETURNING parent_id, parent_bookmark, runnable");
-    stmt.Args(InstanceStatusName(c.status), JsonText(c.state), c.now, c.finished_at, c.wake_at, c.has_ready,
-              c.inbox_seq_seen, c.release, c.now + c.lease, c.id, c.epoch);
+    // The worker may have serialised the state already (off the committer's thread).
+    std::string state_json = c.state_text.empty() ? JsonText(c.state) : std::string();
+    stmt.Args(InstanceStatusName(c.status), c.state_text.empty() ? state_json : c.state_text, c.now,
+              c.finished_at, c.wake_at, c.has_ready, c.inbox_seq_seen, c.release, c.now + c.lease, c.id,
+              c.epoch);
     if (!stmt.Step()) return false;  // fenced: the epoch moved on or the instance is gone
     parent_id = stmt.Text(0);
     parent_bookmark = stmt.Text(1);

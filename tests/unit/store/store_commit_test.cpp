@@ -53,6 +53,16 @@ TEST_P(StoreConformanceTest, FencedCommitWritesNothingWhileOthersInTheBatchCommi
   EXPECT_EQ(CommitAll({ghost}), std::vector<CommitOutcome>{CommitOutcome::kFenced});
 }
 
+TEST_P(StoreConformanceTest, CommitWritesPreSerialisedStateText) {
+  Create({Instance("pre")});
+  ClaimedInstance claimed = ClaimOne("pre", At(0));
+  InstanceCommit c = CommitFor(claimed, At(1));
+  c.state = Json{{"ignored", true}};
+  c.state_text = R"({"from":"text","n":[1,2]})";
+  ASSERT_EQ(CommitAll({c}), std::vector<CommitOutcome>{CommitOutcome::kCommitted});
+  EXPECT_EQ(Get("pre").state, (Json{{"from", "text"}, {"n", {1, 2}}}));
+}
+
 TEST_P(StoreConformanceTest, CommitSetsRunnableFromReadyWorkAndInboxChanges) {
   Create({Instance("ready"), Instance("idle"), Instance("raced"), Instance("done")});
   auto claimed = ClaimAll(At(0));

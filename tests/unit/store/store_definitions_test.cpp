@@ -110,7 +110,9 @@ TEST_P(StoreConformanceTest, DefinitionVersionsDraftsAndPublishing) {
   got = store_->GetDefinition("orders", std::nullopt);
   ASSERT_TRUE(got.ok());
   EXPECT_EQ(got->version, 3);
-  for (const auto& v : *store_->ListDefinitionVersions("orders")) EXPECT_FALSE(v.published) << v.version;
+  auto retracted = store_->ListDefinitionVersions("orders");
+  ASSERT_TRUE(retracted.ok());
+  for (const auto& v : *retracted) EXPECT_FALSE(v.published) << v.version;
 
   EXPECT_EQ(store_->GetDefinition("nope", std::nullopt).status().code(), StatusCode::kNotFound);
   EXPECT_EQ(store_->GetDefinition("orders", 42).status().code(), StatusCode::kNotFound);

@@ -246,9 +246,9 @@ TEST_P(StoreConformanceTest, ClaimTakesRunnableAndDueTimersOnly) {
     EXPECT_TRUE(c.inbox.empty());
   }
   EXPECT_EQ(ids, (std::set<std::string>{"runnable", "due-timer"}));
-  // Leased now: not claimable again; claim does not clear runnable.
+  // Leased now: not claimable again. Claim clears runnable (only waiting work is indexed).
   EXPECT_TRUE(ClaimAll(At(11), 100, "node-b").empty());
-  EXPECT_TRUE(Get("runnable").runnable);
+  EXPECT_FALSE(Get("runnable").runnable);
 }
 
 TEST_P(StoreConformanceTest, ClaimHonoursLimitOldestFirst) {
