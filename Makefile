@@ -41,9 +41,12 @@ format-check: deps
 
 test: format-check test-unit test-asan
 
-# Prints one JSON object (engine_steps_per_sec and every benchmark's counters); pinned to one core.
+# Prints one JSON object: the engine benchmarks (pinned to one core: engine_steps_per_sec and every
+# benchmark's counters), then durable throughput on SQLite and on a throwaway PostgreSQL server
+# (sqlite_workflows_per_sec, postgres_workflows_per_sec, with details).
 bench: build
-	taskset -c 0 $(BUILD)/bench/trellis_bench
+	taskset -c 0 $(BUILD)/bench/trellis_bench > $(BUILD)/bench/engine.json
+	scripts/with-postgres $(BUILD)/bench/trellis_durable_bench --include $(BUILD)/bench/engine.json
 
 lint: configure
 	scripts/lint $(BUILD)

@@ -12,17 +12,24 @@ namespace trellis {
 namespace {
 
 constexpr const char* kCommitSql =
+    // Row locks in id order, whatever plan the UPDATE gets: concurrent group commits (several
+    // workers) and claims never wait on each other in a cycle. The UPDATE then reads only this CTE
+    // (one primary-key probe per item): the planner cannot estimate unnest() of a parameter, and a
+    // join of two such inputs can turn quadratic.
+    "WITH c AS (SELECT c.* FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[], $5::text[], "
+    "$6::bigint[], $7::bigint[], $8::bigint[], $9::bool[], $10::bool[], $11::bigint[]) AS c(id, epoch, seen, "
+    "status, state, now, finished_at, wake_at, has_ready, release, lease) JOIN workflow_instances w ON w.id "
+    "= c.id AND w.epoch = c.epoch ORDER BY c.id FOR UPDATE OF w) "
     "UPDATE workflow_instances w SET status = c.status, state = c.state, updated_at = c.now, "
     "finished_at = c.finished_at, wake_at = c.wake_at, "
     // The column inbox_seq: under READ COMMITTED it is re-read from the newest row version after a
     // concurrent delivery, so a resume racing this commit leaves the instance runnable.
-    "runnable = c.has_ready OR (w.inbox_seq <> c.seen AND c.status NOT IN ('Completed', 'Cancelled')), "
+    // An instance that stays leased is never runnable: its worker goes on with it.
+    "runnable = c.release AND (c.has_ready OR (w.inbox_seq <> c.seen AND c.status NOT IN ('Completed', "
+    "'Cancelled'))), "
     "lease_owner = CASE WHEN c.release THEN NULL ELSE w.lease_owner END, "
     "lease_expires = CASE WHEN c.release THEN NULL ELSE c.now + c.lease END "
-    "FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::bigint[], $7::bigint[], "
-    "$8::bigint[], $9::bool[], $10::bool[], $11::bigint[]) AS c(id, epoch, seen, status, state, now, "
-    "finished_at, wake_at, has_ready, release, lease) "
-    "WHERE w.id = c.id AND w.epoch = c.epoch "
+    "FROM c WHERE w.id = c.id AND w.epoch = c.epoch "
     "RETURNING w.id, w.parent_id, w.parent_bookmark, w.runnable";
 
 constexpr const char* kJournalSql =
@@ -86,7 +93,11 @@ Result<std::vector<CommitOutcome>> PostgresStore::Commit(const std::vector<Insta
   pg::ArrayLiteral ids, epochs, seen, status, state, now, finished, wake, ready, release, lease;
   for (const auto& c : commits) {
     ids.Add(c.id), epochs.Add(c.epoch), seen.Add(c.inbox_seq_seen), status.Add(InstanceStatusName(c.status));
-    state.Add(pg::JsonText(c.state)), now.Add(ToMillis(c.now)), finished.Add(OptMillis(c.finished_at));
+    if (c.state_text.empty())
+      state.Add(pg::JsonText(c.state));
+    else
+      state.Add(c.state_text);
+    now.Add(ToMillis(c.now)), finished.Add(OptMillis(c.finished_at));
     wake.Add(OptMillis(c.wake_at)), ready.Add(c.has_ready), release.Add(c.release);
     lease.Add(static_cast<int64_t>(c.lease.count()));
     if (c.bookmarks && !IsTerminal(c.status)) {

@@ -275,26 +275,30 @@ Status PostgresStore::DeleteInstance(const std::string& id) {
 // Claims and leases.
 
 Result<std::vector<ClaimedInstance>> PostgresStore::Claim(const ClaimRequest& req) {
-  // Two index scans (runnable, due timers), each skipping rows other claimers hold, merged by due
-  // time; the inbox comes back in the same statement.
+  // Three index range scans, each skipping rows other claimers hold, merged by due time: unleased
+  // runnable instances by age, unleased due timers, and expired leases (a worker died mid-burst).
+  // Claiming clears `runnable`, so the first scan never walks past instances in flight. The inbox
+  // comes back in the same statement, read only for instances that ever had one (every inbox
+  // write bumps inbox_seq).
   static const std::string kSql =
       std::string(
           "WITH r AS (SELECT id, created_at AS due FROM workflow_instances WHERE runnable "
-          "AND status NOT IN ('Completed', 'Cancelled') AND (lease_owner IS NULL OR lease_expires < "
-          "$2::bigint) "
+          "AND lease_owner IS NULL AND status NOT IN ('Completed', 'Cancelled') "
           "ORDER BY created_at LIMIT $3 FOR UPDATE SKIP LOCKED), "
-          "t AS (SELECT id, wake_at AS due FROM workflow_instances WHERE wake_at <= $2::bigint AND NOT "
-          "runnable "
-          "AND status NOT IN ('Completed', 'Cancelled') AND (lease_owner IS NULL OR lease_expires < "
-          "$2::bigint) "
-          "ORDER BY wake_at LIMIT $3 FOR UPDATE SKIP LOCKED), "
-          "p AS (SELECT id, due FROM (SELECT id, due FROM r UNION ALL SELECT id, due FROM t) x ORDER BY due "
-          "LIMIT $3), "
+          "t AS (SELECT id, wake_at AS due FROM workflow_instances WHERE wake_at <= $2::bigint "
+          "AND wake_at IS NOT NULL AND lease_owner IS NULL AND NOT runnable "
+          "AND status NOT IN ('Completed', 'Cancelled') ORDER BY wake_at LIMIT $3 FOR UPDATE SKIP LOCKED), "
+          "e AS (SELECT id, lease_expires AS due FROM workflow_instances WHERE lease_expires < $2::bigint "
+          "AND lease_owner IS NOT NULL AND status NOT IN ('Completed', 'Cancelled') "
+          "ORDER BY lease_expires LIMIT $3 FOR UPDATE SKIP LOCKED), "
+          "p AS (SELECT id, due FROM (SELECT id, due FROM r UNION ALL SELECT id, due FROM t UNION ALL "
+          "SELECT id, due FROM e) x ORDER BY due, id LIMIT $3), "
           "u AS (UPDATE workflow_instances w SET lease_owner = $1, lease_expires = $2::bigint + $4::bigint, "
-          "epoch = w.epoch + 1 FROM p WHERE w.id = p.id RETURNING w.*, p.due) SELECT ") +
+          "epoch = w.epoch + 1, runnable = false FROM p WHERE w.id = p.id RETURNING w.*, p.due) SELECT ") +
       pg::kInstanceCols +
-      ", state, (SELECT coalesce(json_agg(json_build_array(i.id, i.kind, i.bookmark_id, i.payload, "
-      "i.created_at) ORDER BY i.id), '[]') FROM inbox i WHERE i.instance_id = u.id) FROM u ORDER BY due, id";
+      ", state, CASE WHEN u.inbox_seq > 0 THEN (SELECT coalesce(json_agg(json_build_array(i.id, i.kind, "
+      "i.bookmark_id, i.payload, i.created_at) ORDER BY i.id), '[]') FROM inbox i WHERE i.instance_id = "
+      "u.id) END FROM u ORDER BY due, id";
   std::vector<ClaimedInstance> out;
   if (req.limit == 0) return out;
   // kWrite: a claim whose answer was lost is not repeated; its leases expire.
@@ -309,6 +313,10 @@ Result<std::vector<ClaimedInstance>> PostgresStore::Claim(const ClaimRequest& re
     out.reserve(static_cast<size_t>(r->size()));
     for (int i = 0; i < r->size(); ++i) {
       ClaimedInstance ci{.record = pg::InstanceFromRow(*r, i, 17)};
+      if (r->IsNull(i, 18)) {
+        out.push_back(std::move(ci));
+        continue;
+      }
       Json items = pg::ParseJsonText(r->Text(i, 18));
       for (const auto& it : items) {
         ci.inbox.push_back(InboxItem{
@@ -349,7 +357,9 @@ Status PostgresStore::ReleaseLeases(const std::string& owner,
   std::string ids_text = ids.Take(), epochs_text = epochs.Take();
   return Run(Mode::kTx, [&](pg::Connection& c) -> Status {
     auto r = c.Exec(
-        "UPDATE workflow_instances w SET lease_owner = NULL, lease_expires = NULL, runnable = true "
+        "UPDATE workflow_instances w SET lease_owner = NULL, lease_expires = NULL, "
+        // The claim cleared runnable; the work it was claimed for remains.
+        "runnable = w.status NOT IN ('Completed', 'Cancelled') "
         "FROM unnest($2::text[], $3::bigint[]) AS r(id, epoch) "
         "WHERE w.id = r.id AND w.epoch = r.epoch AND w.lease_owner = $1",
         pg::Params().Add(owner).Add(ids_text).Add(epochs_text));

@@ -213,7 +213,14 @@ Result<std::vector<MigrationInfo>> PostgresStore::Migrate() {
   rows = c.Exec(kSelect);
   if (!rows.ok()) return fail(rows.status());
   unlock();
-  return MigrationStatusList(PostgresMigrations(), AppliedFromRows(*rows));
+  // Only what this call applied (empty when the schema was current).
+  std::vector<MigrationInfo> applied;
+  for (auto& m : MigrationStatusList(PostgresMigrations(), AppliedFromRows(*rows))) {
+    for (const Migration* p : *plan) {
+      if (p->version == m.version) applied.push_back(std::move(m));
+    }
+  }
+  return applied;
 }
 
 // ---------------------------------------------------------------------------------------------

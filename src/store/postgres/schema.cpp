@@ -49,8 +49,9 @@ CREATE INDEX workflow_instances_workflow ON workflow_instances (workflow_id, cre
 CREATE INDEX workflow_instances_correlation ON workflow_instances (correlation_id, created_at DESC, id DESC)
   WHERE correlation_id <> '';
 CREATE INDEX workflow_instances_parent ON workflow_instances (parent_id) WHERE parent_id <> '';
-CREATE INDEX workflow_instances_runnable ON workflow_instances (created_at) WHERE runnable;
-CREATE INDEX workflow_instances_wake ON workflow_instances (wake_at) WHERE wake_at IS NOT NULL;
+CREATE INDEX workflow_instances_runnable ON workflow_instances (created_at) WHERE runnable AND lease_owner IS NULL;
+CREATE INDEX workflow_instances_wake ON workflow_instances (wake_at) WHERE wake_at IS NOT NULL AND lease_owner IS NULL;
+CREATE INDEX workflow_instances_lease_expires ON workflow_instances (lease_expires) WHERE lease_owner IS NOT NULL;
 CREATE INDEX workflow_instances_finished ON workflow_instances (finished_at) WHERE finished_at IS NOT NULL;
 CREATE INDEX workflow_instances_lease_owner ON workflow_instances (lease_owner) WHERE lease_owner IS NOT NULL;
 

@@ -131,6 +131,7 @@ Result<std::vector<MigrationInfo>> SqliteStore::Migrate() {
     const auto& known = SqliteMigrations();
     auto plan = PlanMigrations(known, AppliedMigrations());
     if (!plan.ok()) return plan.status();
+    std::vector<MigrationInfo> applied;
     for (const Migration* m : *plan) {
       SqliteTxn txn(*db_);
       {
@@ -148,8 +149,10 @@ Result<std::vector<MigrationInfo>> SqliteStore::Migrate() {
           .Args(m->version, m->name, MigrationChecksum(*m), Now())
           .Run();
       txn.Commit();
+      applied.push_back(
+          {.version = m->version, .name = m->name, .checksum = MigrationChecksum(*m), .applied_at = Now()});
     }
-    return MigrationStatusList(known, AppliedMigrations());
+    return applied;
   });
 }
 

@@ -77,6 +77,12 @@ TEST_F(SqliteStoreTest, MigrationStatusBeforeMigrateListsPending) {
   ASSERT_TRUE(status.ok()) << status.status().ToString();
   ASSERT_FALSE(status->empty());
   EXPECT_FALSE((*status)[0].applied_at.has_value());
+  // Migrate reports exactly what it applied.
+  auto applied = (*store)->Migrate();
+  ASSERT_TRUE(applied.ok()) << applied.status().ToString();
+  ASSERT_EQ(applied->size(), status->size());
+  EXPECT_EQ((*applied)[0].version, (*status)[0].version);
+  EXPECT_TRUE((*applied)[0].applied_at.has_value());
 }
 
 TEST_F(SqliteStoreTest, InMemoryDatabaseNeedsNoLock) {

@@ -32,12 +32,13 @@ ScheduleRow Schedule(const std::string& id, const std::string& wf, const std::st
 }
 
 TEST_P(StoreConformanceTest, MigrateTwiceIsIdempotentAndStatusListsApplied) {
+  // The fixture migrated already: a second run applies (and reports) nothing.
   auto again = store_->Migrate();
   ASSERT_TRUE(again.ok()) << again.status().ToString();
-  ASSERT_FALSE(again->empty());
+  EXPECT_TRUE(again->empty());
   auto status = store_->MigrationStatus();
   ASSERT_TRUE(status.ok()) << status.status().ToString();
-  ASSERT_EQ(status->size(), again->size());
+  ASSERT_FALSE(status->empty());
   for (const auto& m : *status) {
     EXPECT_TRUE(m.applied_at.has_value()) << m.name;
     EXPECT_EQ(m.checksum.size(), 64u);
