@@ -53,7 +53,8 @@ Tuning g_tuning;
 Json Run(Store& store, int total, int concurrency) {
   std::vector<ValidationError> errors;
   WorkflowDefinition def = ParseDefinition(kWorkflow, &errors);
-  auto saved = SaveWorkflow(store, BuiltinActivities(), DefinitionToJson(def), true, SystemClock::Instance().Now());
+  auto saved =
+      SaveWorkflow(store, BuiltinActivities(), DefinitionToJson(def), true, SystemClock::Instance().Now());
   if (!saved.ok()) return {{"error", saved.status().message()}};
 
   NodeOptions options;
@@ -89,8 +90,9 @@ Json Run(Store& store, int total, int concurrency) {
   std::thread producer([&] {
     constexpr size_t kBatch = 500;
     for (size_t i = 0; i < prepared.size(); i += kBatch) {
-      std::vector<NewInstance> batch(prepared.begin() + static_cast<std::ptrdiff_t>(i),
-                                     prepared.begin() + static_cast<std::ptrdiff_t>(std::min(prepared.size(), i + kBatch)));
+      std::vector<NewInstance> batch(
+          prepared.begin() + static_cast<std::ptrdiff_t>(i),
+          prepared.begin() + static_cast<std::ptrdiff_t>(std::min(prepared.size(), i + kBatch)));
       auto created = store.CreateInstances(batch);
       if (!created.ok()) std::cerr << "create failed: " << created.status().message() << "\n";
       node.worker().Notify();
@@ -111,23 +113,24 @@ Json Run(Store& store, int total, int concurrency) {
   std::this_thread::sleep_for(2s);
   double idle_cpu = (CpuSeconds() - idle_start) / 2.0;
 
-  Json out = {{"workflows", total},
-              {"completed", counters.completed.load()},
-              {"seconds", elapsed},
-              {"workflows_per_sec", static_cast<double>(counters.completed.load()) / elapsed},
-              {"commits", counters.commits.load()},
-              {"commit_batches", counters.commit_batches.load()},
-              {"avg_commit_batch", static_cast<double>(counters.commits.load()) /
-                                       static_cast<double>(std::max<int64_t>(1, counters.commit_batches.load()))},
-              {"claimed", counters.claimed.load()},
-              {"claim_seconds", static_cast<double>(counters.claim_micros.load()) / 1e6},
-              {"commit_seconds", static_cast<double>(counters.commit_micros.load()) / 1e6},
-              {"fenced", counters.fenced.load()},
-              {"store_errors", counters.store_errors.load()},
-              {"cpu_seconds", cpu_busy},
-              {"cpu_cores_used", cpu_busy / elapsed},
-              {"idle_cpu_percent", idle_cpu * 100.0},
-              {"concurrency", concurrency}};
+  Json out = {
+      {"workflows", total},
+      {"completed", counters.completed.load()},
+      {"seconds", elapsed},
+      {"workflows_per_sec", static_cast<double>(counters.completed.load()) / elapsed},
+      {"commits", counters.commits.load()},
+      {"commit_batches", counters.commit_batches.load()},
+      {"avg_commit_batch", static_cast<double>(counters.commits.load()) /
+                               static_cast<double>(std::max<int64_t>(1, counters.commit_batches.load()))},
+      {"claimed", counters.claimed.load()},
+      {"claim_seconds", static_cast<double>(counters.claim_micros.load()) / 1e6},
+      {"commit_seconds", static_cast<double>(counters.commit_micros.load()) / 1e6},
+      {"fenced", counters.fenced.load()},
+      {"store_errors", counters.store_errors.load()},
+      {"cpu_seconds", cpu_busy},
+      {"cpu_cores_used", cpu_busy / elapsed},
+      {"idle_cpu_percent", idle_cpu * 100.0},
+      {"concurrency", concurrency}};
   node.Stop(10s);
   return out;
 }
@@ -178,7 +181,8 @@ int main(int argc, char** argv) {
 
   const char* url = std::getenv("TRELLIS_TEST_POSTGRES_URL");
   if (url == nullptr) {
-    out["postgres_error"] = "TRELLIS_TEST_POSTGRES_URL is not set: run through `make bench` (scripts/with-postgres)";
+    out["postgres_error"] =
+        "TRELLIS_TEST_POSTGRES_URL is not set: run through `make bench` (scripts/with-postgres)";
   } else {
     DatabaseConfigValues values;
     values.url = url;

@@ -8,8 +8,10 @@
 namespace trellis::cli {
 
 void AddConfigFlags(CLI::App* command, ConfigFlags* flags) {
-  command->add_option("--config", flags->config_path, "Configuration file (default: ./trellis.yaml if present)");
-  command->add_option("--set", flags->sets, "Set a configuration key, e.g. --set worker.lease=10s (repeatable)");
+  command->add_option("--config", flags->config_path,
+                      "Configuration file (default: ./trellis.yaml if present)");
+  command->add_option("--set", flags->sets,
+                      "Set a configuration key, e.g. --set worker.lease=10s (repeatable)");
 }
 
 std::optional<config::Config> LoadConfigOrReport(const ConfigFlags& flags, const std::string& role) {

@@ -43,8 +43,8 @@ int RunMigrate(const MigrateFlags& f) {
       std::cerr << "error: " << applied.status().message() << "\n";
       return 1;
     }
-    std::cout << (applied->empty() ? "schema is current" : "applied " + std::to_string(applied->size()) +
-                                                                " migration(s)")
+    std::cout << (applied->empty() ? "schema is current"
+                                   : "applied " + std::to_string(applied->size()) + " migration(s)")
               << " (" << settings->Describe() << ")\n";
     for (const auto& m : *applied) std::cout << "  applied " << m.version << " " << m.name << "\n";
     return 0;
@@ -57,8 +57,8 @@ int RunMigrate(const MigrateFlags& f) {
   std::cout << settings->Describe() << "\n";
   for (const auto& m : *list) {
     std::cout << "  " << m.version << " " << m.name << "  "
-              << (m.applied_at ? "applied " + FormatTime(*m.applied_at) : std::string("pending")) << "  sha256:"
-              << m.checksum.substr(0, 12) << "\n";
+              << (m.applied_at ? "applied " + FormatTime(*m.applied_at) : std::string("pending"))
+              << "  sha256:" << m.checksum.substr(0, 12) << "\n";
   }
   return 0;
 }

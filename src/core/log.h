@@ -27,9 +27,17 @@ bool LogEnabled(LogLevel level);
 // `fields` (an object) is merged into the JSON line, or appended as key=value in text.
 void Log(LogLevel level, std::string_view message, const Json& fields = Json::object());
 
-inline void LogInfo(std::string_view m, const Json& f = Json::object()) { Log(LogLevel::kInfo, m, f); }
-inline void LogWarn(std::string_view m, const Json& f = Json::object()) { Log(LogLevel::kWarn, m, f); }
-inline void LogError(std::string_view m, const Json& f = Json::object()) { Log(LogLevel::kError, m, f); }
-inline void LogDebug(std::string_view m, const Json& f = Json::object()) { Log(LogLevel::kDebug, m, f); }
+inline void LogInfo(std::string_view m, const Json& f = Json::object()) {
+  Log(LogLevel::kInfo, m, f);
+}
+inline void LogWarn(std::string_view m, const Json& f = Json::object()) {
+  Log(LogLevel::kWarn, m, f);
+}
+inline void LogError(std::string_view m, const Json& f = Json::object()) {
+  Log(LogLevel::kError, m, f);
+}
+inline void LogDebug(std::string_view m, const Json& f = Json::object()) {
+  Log(LogLevel::kDebug, m, f);
+}
 
 }  // namespace trellis

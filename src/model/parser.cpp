@@ -392,8 +392,9 @@ WorkflowDefinition DefinitionFromJson(const Json& doc, std::vector<ValidationErr
         if (*c == "activity") {
           def.options.commit_every_activity = true;
         } else if (*c != "effects") {
-          r.Error("options.commit", "must be 'effects' (commit after external effects, the default) or "
-                                    "'activity' (commit after every activity)");
+          r.Error("options.commit",
+                  "must be 'effects' (commit after external effects, the default) or "
+                  "'activity' (commit after every activity)");
         }
       }
     }

@@ -15,8 +15,8 @@ Status InvalidDefinition(const std::vector<ValidationError>& errors) {
 
 }  // namespace
 
-Status IndexTriggers(const WorkflowDefinition& def, int version, TimePoint now, std::vector<ScheduleRow>* schedules,
-                     std::vector<TriggerRow>* triggers) {
+Status IndexTriggers(const WorkflowDefinition& def, int version, TimePoint now,
+                     std::vector<ScheduleRow>* schedules, std::vector<TriggerRow>* triggers) {
   for (size_t i = 0; i < def.triggers.size(); ++i) {
     const Trigger& t = def.triggers[i];
     if (t.type == "Cron") {
@@ -29,7 +29,8 @@ Status IndexTriggers(const WorkflowDefinition& def, int version, TimePoint now, 
       row.misfire = t.config.value("misfire", "skip");
       row.input = t.config.value("input", Json::object());
       auto cron = CronSchedule::Parse(row.cron, row.timezone);
-      if (!cron.ok()) return InvalidArgument("triggers[" + std::to_string(i) + "].schedule: " + cron.status().message());
+      if (!cron.ok())
+        return InvalidArgument("triggers[" + std::to_string(i) + "].schedule: " + cron.status().message());
       auto next = cron->Next(now);
       if (!next) continue;  // never fires again
       row.next_run_at = *next;
@@ -101,7 +102,8 @@ Result<DefinitionRecord> SaveWorkflow(Store& store, const ActivityRegistry& regi
       record.definition = DefinitionToJson(def);
       written = store.InsertDefinition(record);
     }
-    if (written.code() == StatusCode::kConflict || written.code() == StatusCode::kFailedPrecondition) continue;
+    if (written.code() == StatusCode::kConflict || written.code() == StatusCode::kFailedPrecondition)
+      continue;
     if (!written.ok()) return written;
     if (publish) {
       if (Status s = PublishWorkflow(store, def.id, record.version, now); !s.ok()) return s;

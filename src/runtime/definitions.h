@@ -20,7 +20,7 @@ Status PublishWorkflow(Store& store, const std::string& id, int version, TimePoi
 
 // The schedules and triggers a definition declares. A schedule's first run is the first tick
 // after `now`.
-Status IndexTriggers(const WorkflowDefinition& def, int version, TimePoint now, std::vector<ScheduleRow>* schedules,
-                     std::vector<TriggerRow>* triggers);
+Status IndexTriggers(const WorkflowDefinition& def, int version, TimePoint now,
+                     std::vector<ScheduleRow>* schedules, std::vector<TriggerRow>* triggers);
 
 }  // namespace trellis

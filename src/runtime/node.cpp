@@ -26,7 +26,9 @@ Node::Node(Store& store, const ActivityRegistry& registry, EngineServices servic
   scheduler_->OnFired([this] { worker_->Notify(); });
 }
 
-Node::~Node() { Stop(std::chrono::milliseconds(0)); }
+Node::~Node() {
+  Stop(std::chrono::milliseconds(0));
+}
 
 void Node::Heartbeat(TimePoint now) {
   NodeRecord n;
@@ -68,7 +70,8 @@ void Node::Stop(std::chrono::milliseconds deadline) {
   cv_.notify_all();
   if (housekeeping_.joinable()) {
     housekeeping_.join();
-    if (Status s = store_.RemoveNode(id()); !s.ok()) LogWarn("could not remove the node row", {{"error", s.message()}});
+    if (Status s = store_.RemoveNode(id()); !s.ok())
+      LogWarn("could not remove the node row", {{"error", s.message()}});
     LogInfo("node stopped", {{"node", id()}});
   }
 }

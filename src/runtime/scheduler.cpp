@@ -10,7 +10,9 @@ Scheduler::Scheduler(Store& store, WorkflowCache& workflows, const ActivityRegis
                      EngineServices services, SchedulerOptions options)
     : store_(store), workflows_(workflows), engine_(registry, std::move(services)), options_(options) {}
 
-Scheduler::~Scheduler() { Stop(); }
+Scheduler::~Scheduler() {
+  Stop();
+}
 
 void Scheduler::Start() {
   if (thread_.joinable()) return;

@@ -53,15 +53,16 @@ Result<RuntimeEnvironment> MakeRuntimeEnvironment(const config::Config& config, 
   return env;
 }
 
-Result<std::unique_ptr<Store>> OpenStoreWithRetry(const DatabaseSettings& settings, const StoreOptions& options,
-                                                  const std::function<bool(std::chrono::milliseconds)>& keep_trying) {
+Result<std::unique_ptr<Store>> OpenStoreWithRetry(
+    const DatabaseSettings& settings, const StoreOptions& options,
+    const std::function<bool(std::chrono::milliseconds)>& keep_trying) {
   auto backoff = std::chrono::milliseconds(200);
   while (true) {
     auto store = OpenStore(settings, options);
     if (store.ok() || store.status().code() != StatusCode::kUnavailable) return store;
     LogWarn("database unavailable; retrying", {{"database", settings.Describe()},
-                                                {"error", store.status().message()},
-                                                {"retryInMs", backoff.count()}});
+                                               {"error", store.status().message()},
+                                               {"retryInMs", backoff.count()}});
     if (!keep_trying(backoff)) return store;
     backoff = std::min(backoff * 2, std::chrono::milliseconds(10000));
   }

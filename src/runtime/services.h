@@ -26,7 +26,8 @@ Result<RuntimeEnvironment> MakeRuntimeEnvironment(const config::Config& config, 
 
 // Opens the configured store, retrying with backoff while the database is Unavailable until
 // `keep_trying` returns false. Other errors (a bad URL, a changed migration) return at once.
-Result<std::unique_ptr<Store>> OpenStoreWithRetry(const DatabaseSettings& settings, const StoreOptions& options,
-                                                  const std::function<bool(std::chrono::milliseconds)>& keep_trying);
+Result<std::unique_ptr<Store>> OpenStoreWithRetry(
+    const DatabaseSettings& settings, const StoreOptions& options,
+    const std::function<bool(std::chrono::milliseconds)>& keep_trying);
 
 }  // namespace trellis

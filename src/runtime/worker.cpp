@@ -44,26 +44,33 @@ Json FaultedState(Json state, const std::string& message, TimePoint now) {
   if (!state.is_object()) state = Json::object();
   state["status"] = "Faulted";
   if (!state.contains("incidents") || !state["incidents"].is_array()) state["incidents"] = Json::array();
-  state["incidents"].push_back({{"activityId", ""}, {"activityType", ""}, {"kind", "InstanceUnloadable"},
-                                {"message", message}, {"attempt", 0}, {"at", FormatTime(now)}});
+  state["incidents"].push_back({{"activityId", ""},
+                                {"activityType", ""},
+                                {"kind", "InstanceUnloadable"},
+                                {"message", message},
+                                {"attempt", 0},
+                                {"at", FormatTime(now)}});
   return state;
 }
 
 }  // namespace
 
-Worker::Worker(Store& store, WorkflowCache& workflows, const ActivityRegistry& registry, EngineServices services,
-               WorkerOptions options)
+Worker::Worker(Store& store, WorkflowCache& workflows, const ActivityRegistry& registry,
+               EngineServices services, WorkerOptions options)
     : store_(store),
       workflows_(workflows),
       registry_(registry),
       services_(std::move(services)),
       options_(std::move(options)) {
   if (options_.concurrency < 1) options_.concurrency = 1;
-  if (options_.max_in_flight == 0) options_.max_in_flight = static_cast<size_t>(options_.concurrency) * options_.claim_batch;
+  if (options_.max_in_flight == 0)
+    options_.max_in_flight = static_cast<size_t>(options_.concurrency) * options_.claim_batch;
   if (!services_.cancel) services_.cancel = &abort_;
 }
 
-Worker::~Worker() { Stop(std::chrono::milliseconds(0)); }
+Worker::~Worker() {
+  Stop(std::chrono::milliseconds(0));
+}
 
 void Worker::Start() {
   if (running_.exchange(true)) return;
@@ -208,21 +215,22 @@ void Worker::DispatchLoop() {
     size_t capacity = options_.max_in_flight - std::min(options_.max_in_flight, in_flight_.load());
     if (capacity == 0) {
       std::unique_lock lock(wake_mu_);
-      wake_cv_.wait_for(lock, options_.poll_interval, [this] {
-        return draining_.load() || in_flight_.load() < options_.max_in_flight;
-      });
+      wake_cv_.wait_for(lock, options_.poll_interval,
+                        [this] { return draining_.load() || in_flight_.load() < options_.max_in_flight; });
       continue;
     }
     size_t limit = std::min(capacity, options_.claim_batch);
     TimePoint now = services_.clock->Now();
     auto claim_start = std::chrono::steady_clock::now();
-    auto claims = store_.Claim({.owner = options_.node_id, .limit = limit, .lease = options_.lease, .now = now});
-    counters_.claim_micros += std::chrono::duration_cast<std::chrono::microseconds>(
-                                  std::chrono::steady_clock::now() - claim_start)
-                                  .count();
+    auto claims =
+        store_.Claim({.owner = options_.node_id, .limit = limit, .lease = options_.lease, .now = now});
+    counters_.claim_micros +=
+        std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - claim_start)
+            .count();
     if (!claims.ok()) {
       counters_.store_errors++;
-      LogWarn("claim failed; retrying", {{"error", claims.status().message()}, {"retryInMs", backoff.count()}});
+      LogWarn("claim failed; retrying",
+              {{"error", claims.status().message()}, {"retryInMs", backoff.count()}});
       std::unique_lock lock(wake_mu_);
       wake_cv_.wait_for(lock, backoff, [this] { return draining_.load(); });
       backoff = std::min(backoff * 2, std::chrono::milliseconds(5000));
@@ -241,7 +249,8 @@ void Worker::DispatchLoop() {
       if (!wakes_.empty()) until = std::min(until, *wakes_.begin());
       if (dispatch_kick_) continue;
     }
-    auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(until - now) + std::chrono::milliseconds(1);
+    auto wait =
+        std::chrono::duration_cast<std::chrono::milliseconds>(until - now) + std::chrono::milliseconds(1);
     if (listener_) {
       listener_->Wait(wait);
     } else {
@@ -337,7 +346,8 @@ void Worker::ApplyInbox(Engine& engine, Slot& slot, const std::vector<InboxItem>
       }
       case InboxKind::kCancel:
         if (s.status != InstanceStatus::kCompleted && s.status != InstanceStatus::kCancelled) {
-          std::string reason = item.payload.is_object() ? item.payload.value("reason", "cancelled") : "cancelled";
+          std::string reason =
+              item.payload.is_object() ? item.payload.value("reason", "cancelled") : "cancelled";
           engine.Cancel(wf, s, reason);
         }
         break;
@@ -435,8 +445,9 @@ void Worker::DrainOutbox(Engine& engine, Slot& slot, InstanceCommit& commit) {
         failure = child_wf.status();
       }
       if (wait) {
-        (void)engine.ResumeBookmark(*slot.wf, s, bookmark, ResumeReason::kChild,
-                                    {{"status", "Faulted"}, {"instanceId", child_id}, {"error", failure.message()}});
+        (void)engine.ResumeBookmark(
+            *slot.wf, s, bookmark, ResumeReason::kChild,
+            {{"status", "Faulted"}, {"instanceId", child_id}, {"error", failure.message()}});
       } else {
         LogWarn("child workflow not started", {{"instanceId", s.id}, {"error", failure.message()}});
       }
@@ -521,9 +532,9 @@ void Worker::CommitLoop() {
     for (auto& p : batch) commits.push_back(std::move(p->commit));
     auto commit_start = std::chrono::steady_clock::now();
     auto outcomes = store_.Commit(commits);
-    counters_.commit_micros += std::chrono::duration_cast<std::chrono::microseconds>(
-                                   std::chrono::steady_clock::now() - commit_start)
-                                   .count();
+    counters_.commit_micros +=
+        std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - commit_start)
+            .count();
     counters_.commit_batches++;
     if (!outcomes.ok()) {
       counters_.store_errors++;

@@ -32,7 +32,7 @@
 namespace trellis {
 
 struct WorkerOptions {
-  std::string node_id;  // the lease owner
+  std::string node_id;   // the lease owner
   int concurrency = 10;  // executor threads
   size_t claim_batch = 64;
   size_t max_in_flight = 0;  // instances held at once; 0: concurrency * claim_batch
@@ -47,7 +47,7 @@ struct WorkerOptions {
 struct BurstReport {
   std::string instance_id;
   InstanceStatus status = InstanceStatus::kRunning;
-  Json state;                    // StateToJson of the last committed state
+  Json state;                        // StateToJson of the last committed state
   std::vector<Json> http_responses;  // HttpResponse outbox items of this burst
   bool committed = false;            // false: fenced or the database failed; see `error`
   std::string error;

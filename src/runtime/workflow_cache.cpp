@@ -12,7 +12,8 @@ Result<std::shared_ptr<const CompiledWorkflow>> WorkflowCache::Compile(const Def
   std::shared_ptr<const CompiledWorkflow> wf;
   if (errors.empty()) wf = CompiledWorkflow::Compile(std::move(def), registry_, &errors);
   if (!wf) {
-    std::string message = "workflow " + record.id + " version " + std::to_string(record.version) + " is invalid:";
+    std::string message =
+        "workflow " + record.id + " version " + std::to_string(record.version) + " is invalid:";
     for (const auto& e : errors) message += " " + e.path + ": " + e.message + ";";
     return InvalidArgument(message);
   }

@@ -47,9 +47,9 @@ struct DefinitionRecord {
   std::string id;
   int version = 0;
   std::string name;
-  Json definition;          // model::DefinitionToJson form, with "version" set
-  bool published = false;   // this is the published version of its id
-  bool frozen = false;      // it was published at some point: it can no longer change
+  Json definition;         // model::DefinitionToJson form, with "version" set
+  bool published = false;  // this is the published version of its id
+  bool frozen = false;     // it was published at some point: it can no longer change
   TimePoint created_at{};
   TimePoint updated_at{};
 };
@@ -186,7 +186,7 @@ struct EventSignal {
 };
 
 struct DeliveryResult {
-  int resumed = 0;  // bookmarks matched (one inbox item each)
+  int resumed = 0;    // bookmarks matched (one inbox item each)
   bool held = false;  // nothing matched: kept for a bookmark that appears within the hold time
 };
 
@@ -201,7 +201,7 @@ struct ClaimRequest {
 };
 
 struct ClaimedInstance {
-  InstanceRecord record;  // with state, the new epoch and the inbox_seq seen
+  InstanceRecord record;         // with state, the new epoch and the inbox_seq seen
   std::vector<InboxItem> inbox;  // oldest first
 };
 
@@ -218,8 +218,8 @@ struct InstanceCommit {
   TimePoint now{};
   std::optional<TimePoint> finished_at;
   std::optional<TimePoint> wake_at;
-  bool has_ready = false;  // work remains: the instance stays runnable
-  bool release = true;     // give the lease up (suspended, ended, or handed back)
+  bool has_ready = false;                  // work remains: the instance stays runnable
+  bool release = true;                     // give the lease up (suspended, ended, or handed back)
   std::chrono::milliseconds lease{30000};  // when not released: the lease is extended by this
   std::vector<JournalRecord> journal;
   std::optional<std::vector<BookmarkRow>> bookmarks;  // the full set; nullopt: unchanged
@@ -255,13 +255,13 @@ struct NodeRecord {
 struct MigrationInfo {
   int version = 0;
   std::string name;
-  std::string checksum;  // sha256 of the SQL, hex
+  std::string checksum;                 // sha256 of the SQL, hex
   std::optional<TimePoint> applied_at;  // nullopt: pending
 };
 
 struct StoreStats {
   std::map<std::string, int64_t> instances_by_status;
-  int64_t runnable = 0;  // queue depth: runnable instances not leased
+  int64_t runnable = 0;                      // queue depth: runnable instances not leased
   std::optional<TimePoint> oldest_runnable;  // for queue lag
   int64_t timers_due = 0;
 };
@@ -337,7 +337,8 @@ class Store {
   // and does not affect the others. A Status error means nothing was written.
   virtual Result<std::vector<CommitOutcome>> Commit(const std::vector<InstanceCommit>& commits) = 0;
   // Extends every lease `owner` holds to now + lease. Returns how many.
-  virtual Result<int64_t> RenewLeases(const std::string& owner, std::chrono::milliseconds lease, TimePoint now) = 0;
+  virtual Result<int64_t> RenewLeases(const std::string& owner, std::chrono::milliseconds lease,
+                                      TimePoint now) = 0;
   // Gives leases back (graceful stop, dropped bursts) without writing state: each instance becomes
   // runnable for the next claim. Only where owner and epoch still match.
   virtual Status ReleaseLeases(const std::string& owner,

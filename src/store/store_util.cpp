@@ -6,31 +6,26 @@ namespace trellis {
 
 const char* InboxKindName(InboxKind k) {
   switch (k) {
-    case InboxKind::kEvent:
-      return "event";
-    case InboxKind::kWebhook:
-      return "webhook";
-    case InboxKind::kChild:
-      return "child";
-    case InboxKind::kCancel:
-      return "cancel";
-    case InboxKind::kRetry:
-      return "retry";
+    case InboxKind::kEvent: return "event";
+    case InboxKind::kWebhook: return "webhook";
+    case InboxKind::kChild: return "child";
+    case InboxKind::kCancel: return "cancel";
+    case InboxKind::kRetry: return "retry";
   }
   return "event";
 }
 
 std::optional<InboxKind> ParseInboxKind(std::string_view s) {
-  for (InboxKind k : {InboxKind::kEvent, InboxKind::kWebhook, InboxKind::kChild, InboxKind::kCancel,
-                      InboxKind::kRetry}) {
+  for (InboxKind k :
+       {InboxKind::kEvent, InboxKind::kWebhook, InboxKind::kChild, InboxKind::kCancel, InboxKind::kRetry}) {
     if (s == InboxKindName(k)) return k;
   }
   return std::nullopt;
 }
 
 std::optional<BookmarkKind> ParseBookmarkKind(std::string_view s) {
-  for (BookmarkKind k : {BookmarkKind::kTimer, BookmarkKind::kEvent, BookmarkKind::kWebhook, BookmarkKind::kChild,
-                         BookmarkKind::kRetry}) {
+  for (BookmarkKind k : {BookmarkKind::kTimer, BookmarkKind::kEvent, BookmarkKind::kWebhook,
+                         BookmarkKind::kChild, BookmarkKind::kRetry}) {
     if (s == BookmarkKindName(k)) return k;
   }
   return std::nullopt;
@@ -64,11 +59,8 @@ std::vector<BookmarkRow> BookmarkRowsOf(const InstanceState& s) {
         r.key = b.path;
         r.method = b.method;
         break;
-      case BookmarkKind::kChild:
-        r.key = b.child_id;
-        break;
-      default:
-        break;
+      case BookmarkKind::kChild: r.key = b.child_id; break;
+      default: break;
     }
     rows.push_back(std::move(r));
   }
@@ -92,9 +84,12 @@ std::string EncodeCursor(const Json& position) {
 Result<Json> DecodeCursor(std::string_view cursor) {
   std::string b64(cursor);
   for (char& c : b64) {
-    if (c == '-') c = '+';
-    else if (c == '_') c = '/';
-    else if (!isalnum(static_cast<unsigned char>(c))) return InvalidArgument("invalid cursor");
+    if (c == '-')
+      c = '+';
+    else if (c == '_')
+      c = '/';
+    else if (!isalnum(static_cast<unsigned char>(c)))
+      return InvalidArgument("invalid cursor");
   }
   while (b64.size() % 4) b64.push_back('=');
   std::string out(b64.size(), '\0');

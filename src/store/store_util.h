@@ -23,7 +23,8 @@ std::vector<BookmarkRow> BookmarkRowsOf(const InstanceState& s);
 // An event with `event_correlation` resumes a bookmark waiting with `bookmark_correlation` when
 // either is empty or both are equal.
 inline bool CorrelationMatches(std::string_view bookmark_correlation, std::string_view event_correlation) {
-  return bookmark_correlation.empty() || event_correlation.empty() || bookmark_correlation == event_correlation;
+  return bookmark_correlation.empty() || event_correlation.empty() ||
+         bookmark_correlation == event_correlation;
 }
 
 // Cursors are base64url of a small JSON object, opaque to clients. Decode fails with

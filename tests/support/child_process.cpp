@@ -27,7 +27,9 @@ ChildProcess::~ChildProcess() {
   }
 }
 
-ChildProcess::ChildProcess(ChildProcess&& other) noexcept { *this = std::move(other); }
+ChildProcess::ChildProcess(ChildProcess&& other) noexcept {
+  *this = std::move(other);
+}
 
 ChildProcess& ChildProcess::operator=(ChildProcess&& other) noexcept {
   if (this != &other) {
@@ -69,8 +71,8 @@ bool ChildProcess::Spawn(const std::vector<std::string>& argv, const std::vector
   for (auto& a : args_copy) args.push_back(a.data());
   args.push_back(nullptr);
 
-  int out_fd = open(log_path.empty() ? "/dev/null" : log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
-                    0644);
+  int out_fd = open(log_path.empty() ? "/dev/null" : log_path.c_str(),
+                    O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   if (out_fd < 0) return false;
   int in_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
   if (in_fd < 0) {
@@ -142,7 +144,9 @@ bool ChildProcess::Running() {
   return r == 0;
 }
 
-std::string ChildProcess::ReadLog() const { return log_path_.empty() ? "" : ReadFileOrEmpty(log_path_); }
+std::string ChildProcess::ReadLog() const {
+  return log_path_.empty() ? "" : ReadFileOrEmpty(log_path_);
+}
 
 std::string ReadFileOrEmpty(const std::string& path) {
   std::ifstream in(path, std::ios::binary);

@@ -77,7 +77,8 @@ class RuntimeTest : public ::testing::Test {
       std::this_thread::sleep_for(10ms);
     }
     ADD_FAILURE() << "instance " << id << " is " << InstanceStatusName(last.status) << ", wanted "
-                  << InstanceStatusName(want) << "; incidents: " << last.state.value("incidents", Json()).dump();
+                  << InstanceStatusName(want)
+                  << "; incidents: " << last.state.value("incidents", Json()).dump();
     return last;
   }
 
@@ -209,8 +210,10 @@ activities:
   std::string child_id;
   for (int i = 0; i < 500 && child_id.empty(); ++i) {
     auto children = store_->ListInstances({.status = InstanceStatus::kSuspended, .parent_id = *id});
-    if (children.ok() && !children->items.empty()) child_id = children->items[0].id;
-    else std::this_thread::sleep_for(10ms);
+    if (children.ok() && !children->items.empty())
+      child_id = children->items[0].id;
+    else
+      std::this_thread::sleep_for(10ms);
   }
   ASSERT_FALSE(child_id.empty());
   ASSERT_TRUE(store_->Deliver({*id, InboxKind::kCancel, "", {{"reason", "test"}}}, clock_->Now()).ok());
