@@ -19,6 +19,7 @@
 #include "core/log.h"
 #include "model/parser.h"
 #include "runtime/definitions.h"
+#include "runtime/new_instance.h"
 #include "runtime/node.h"
 #include "runtime/open_store.h"
 #include "store/postgres/postgres_store.h"
@@ -73,13 +74,7 @@ Json Run(Store& store, int total, int concurrency) {
   for (int i = 0; i < total; ++i) {
     auto p = node.PrepareInstance("bench-three", std::nullopt, {});
     if (!p.ok()) return {{"error", p.status().message()}};
-    NewInstance n;
-    n.id = p->second.id;
-    n.workflow_id = p->second.workflow_id;
-    n.version = p->second.version;
-    n.status = p->second.status;
-    n.state = StateToJson(p->second, p->first->ids());
-    n.created_at = p->second.created_at;
+    NewInstance n = NewInstanceFrom(p->second, *p->first);
     prepared.push_back(std::move(n));
   }
 

@@ -4,6 +4,7 @@
 
 #include "core/log.h"
 #include "core/uuid.h"
+#include "runtime/new_instance.h"
 
 namespace trellis {
 
@@ -91,16 +92,7 @@ Result<std::string> Node::StartWorkflow(const std::string& workflow_id, std::opt
   auto prepared = PrepareInstance(workflow_id, version, std::move(options));
   if (!prepared.ok()) return prepared.status();
   auto& [wf, state] = *prepared;
-  NewInstance n;
-  n.id = state.id;
-  n.workflow_id = state.workflow_id;
-  n.version = state.version;
-  n.status = state.status;
-  n.correlation_id = state.correlation_id;
-  n.parent_id = state.parent_id;
-  n.state = StateToJson(state, wf->ids());
-  n.created_at = state.created_at;
-  auto created = store_.CreateInstances({n});
+  auto created = store_.CreateInstances({NewInstanceFrom(state, *wf)});
   if (!created.ok()) return created.status();
   worker_->Notify();
   return state.id;

@@ -2,6 +2,7 @@
 
 #include "core/cron.h"
 #include "core/log.h"
+#include "runtime/new_instance.h"
 #include "store/store_util.h"
 
 namespace trellis {
@@ -74,14 +75,9 @@ Store::ScheduleFiring Scheduler::Fire(const ScheduleRow& row, TimePoint now, con
                {{"schedule", row.id}, {"error", state.status().message()}});
       continue;
     }
-    NewInstance n;
-    n.id = state->id;
-    n.workflow_id = state->workflow_id;
-    n.version = state->version;
-    n.status = state->status;
-    n.start_key = "cron:" + row.id + ":" + std::to_string(ToMillis(t));
-    n.state = StateToJson(*state, wf->second->ids());
+    NewInstance n = NewInstanceFrom(*state, *wf->second);
     n.created_at = now;
+    n.start_key = "cron:" + row.id + ":" + std::to_string(ToMillis(t));
     firing.instances.push_back(std::move(n));
   }
   return firing;

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "core/log.h"
+#include "runtime/new_instance.h"
 #include "store/store_util.h"
 
 namespace trellis {
@@ -153,15 +154,7 @@ Status Worker::RunNow(std::shared_ptr<const CompiledWorkflow> wf, InstanceState 
                       std::function<void(BurstReport)> done) {
   if (!running_.load() || draining_.load()) return Unavailable("this node is shutting down");
   TimePoint now = services_.clock->Now();
-  NewInstance n;
-  n.id = state.id;
-  n.workflow_id = state.workflow_id;
-  n.version = state.version;
-  n.status = state.status;
-  n.correlation_id = state.correlation_id;
-  n.parent_id = state.parent_id;
-  n.state = StateToJson(state, wf->ids());
-  n.created_at = state.created_at;
+  NewInstance n = NewInstanceFrom(state, *wf);
   auto epoch = store_.CreateClaimedInstance(n, options_.node_id, options_.lease, now);
   if (!epoch.ok()) return epoch.status();
   auto slot = std::make_unique<Slot>();
@@ -427,15 +420,8 @@ void Worker::DrainOutbox(Engine& engine, Slot& slot, InstanceCommit& commit) {
         opts.correlation_id = p.value("correlationId", "");
         auto child = engine.Start(**child_wf, std::move(opts));
         if (child.ok()) {
-          NewInstance n;
-          n.id = child->id;
-          n.workflow_id = child->workflow_id;
-          n.version = child->version;
-          n.status = child->status;
-          n.correlation_id = child->correlation_id;
-          n.parent_id = s.id;
+          NewInstance n = NewInstanceFrom(*child, **child_wf);
           n.parent_bookmark = wait ? bookmark : "";
-          n.state = StateToJson(*child, (*child_wf)->ids());
           n.created_at = now;
           commit.children.push_back(std::move(n));
           continue;

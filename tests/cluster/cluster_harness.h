@@ -23,6 +23,7 @@
 #include "config/database.h"
 #include "model/parser.h"
 #include "runtime/definitions.h"
+#include "runtime/new_instance.h"
 #include "runtime/node.h"
 #include "runtime/open_store.h"
 #include "store/store.h"
@@ -116,15 +117,7 @@ inline std::vector<std::string> CreateInstances(Store& store, const std::string&
       return ids;
     }
     auto& [wf, state] = *prepared;
-    NewInstance ni;
-    ni.id = state.id;
-    ni.workflow_id = state.workflow_id;
-    ni.version = state.version;
-    ni.status = state.status;
-    ni.correlation_id = state.correlation_id;
-    ni.parent_id = state.parent_id;
-    ni.state = StateToJson(state, wf->ids());
-    ni.created_at = state.created_at;
+    NewInstance ni = NewInstanceFrom(state, *wf);
     ids.push_back(state.id);
     pending.push_back(std::move(ni));
     if (pending.size() >= batch && !flush()) return ids;
