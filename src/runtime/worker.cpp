@@ -9,6 +9,9 @@
 namespace trellis {
 
 struct Worker::Slot {
+  InstanceRecord claimed;  // as claimed; its state_text is parsed on the executor (Load)
+  bool loaded = true;      // false until Load ran for a claimed instance
+  std::optional<InstanceCommit> pending_commit;  // Load failed: the commit that faults it
   std::shared_ptr<const CompiledWorkflow> wf;
   InstanceState state;
   int64_t epoch = 0;
@@ -129,7 +132,8 @@ void Worker::Stop(std::chrono::milliseconds deadline) {
   std::vector<std::pair<std::string, int64_t>> leftover;
   {
     std::lock_guard lock(run_mu_);
-    for (auto& slot : run_queue_) leftover.emplace_back(slot->state.id, slot->epoch);
+    for (auto& slot : run_queue_)
+      leftover.emplace_back(slot->loaded ? slot->state.id : slot->claimed.id, slot->epoch);
     run_queue_.clear();
   }
   {
@@ -253,51 +257,57 @@ void Worker::DispatchLoop() {
   }
 }
 
-void Worker::Admit(ClaimedInstance claimed, TimePoint now) {
+void Worker::Admit(ClaimedInstance claimed, TimePoint /*now*/) {
   counters_.claimed++;
-  InstanceRecord& r = claimed.record;
   auto slot = std::make_unique<Slot>();
-  slot->epoch = r.epoch;
-  slot->inbox_seq_seen = r.inbox_seq;
+  slot->loaded = false;
+  slot->claimed = std::move(claimed.record);
+  slot->epoch = slot->claimed.epoch;
+  slot->inbox_seq_seen = slot->claimed.inbox_seq;
   slot->pending_inbox = std::move(claimed.inbox);
+  in_flight_++;
+  Enqueue(std::move(slot));
+}
+
+bool Worker::Load(Slot& slot) {
+  InstanceRecord& r = slot.claimed;
   std::string problem;
   auto wf = workflows_.Get(r.workflow_id, r.version);
-  if (wf.ok()) {
-    slot->wf = *wf;
-    auto state = StateFromJson(r.state, slot->wf->ids());
-    if (state.ok()) {
-      slot->state = std::move(state).value();
-    } else {
-      problem = "its state cannot be read: " + state.status().message();
-    }
-  } else {
+  Json state_json;
+  std::string error;
+  if (!wf.ok()) {
     problem = "its definition cannot be loaded: " + wf.status().message();
+  } else if (!ParseJson(r.state_text, &state_json, &error)) {
+    problem = "its state is not valid JSON: " + error;
+  } else {
+    slot.wf = *wf;
+    auto state = StateFromJson(state_json, slot.wf->ids());
+    if (state.ok()) {
+      slot.state = std::move(state).value();
+      slot.bookmark_signature = BookmarkSignature(slot.state);
+      r.state_text.clear();
+      r.state_text.shrink_to_fit();
+      return true;
+    }
+    problem = "its state cannot be read: " + state.status().message();
   }
-  in_flight_++;
-  if (problem.empty()) {
-    slot->bookmark_signature = BookmarkSignature(slot->state);
-    Enqueue(std::move(slot));
-    return;
-  }
+  // Faulted with an incident, never retried in a loop.
   LogError("instance faulted: " + problem, {{"instanceId", r.id}});
+  TimePoint now = services_.clock->Now();
   InstanceCommit c;
   c.id = r.id;
   c.epoch = r.epoch;
   c.inbox_seq_seen = r.inbox_seq;
   c.status = InstanceStatus::kFaulted;
-  c.state = FaultedState(std::move(r.state), problem, now);
+  c.state = FaultedState(std::move(state_json), problem, now);
   c.now = now;
   c.finished_at = now;
   c.bookmarks = std::vector<BookmarkRow>{};
-  slot->state.id = r.id;
-  auto pending = std::make_unique<PendingCommit>();
-  pending->slot = std::move(slot);
-  pending->commit = std::move(c);
-  {
-    std::lock_guard lock(commit_mu_);
-    commit_queue_.push_back(std::move(pending));
-  }
-  commit_cv_.notify_one();
+  c.consumed_inbox.reserve(slot.pending_inbox.size());
+  for (const auto& item : slot.pending_inbox) c.consumed_inbox.push_back(item.id);
+  slot.state.id = r.id;
+  slot.pending_commit = std::move(c);
+  return false;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -356,6 +366,20 @@ void Worker::ApplyInbox(Engine& engine, Slot& slot, const std::vector<InboxItem>
 
 void Worker::RunSlot(Engine& engine, std::unique_ptr<Slot> slot) {
   Slot& sl = *slot;
+  if (!sl.loaded) {
+    sl.loaded = true;
+    if (!Load(sl)) {
+      auto pending = std::make_unique<PendingCommit>();
+      pending->commit = std::move(*sl.pending_commit);
+      pending->slot = std::move(slot);
+      {
+        std::lock_guard lock(commit_mu_);
+        commit_queue_.push_back(std::move(pending));
+      }
+      commit_cv_.notify_one();
+      return;
+    }
+  }
   InstanceState& s = sl.state;
   if (!sl.pending_inbox.empty()) {
     std::vector<InboxItem> inbox = std::move(sl.pending_inbox);

@@ -99,6 +99,7 @@ class Worker {
   void RenewLoop();
 
   void Admit(ClaimedInstance claimed, TimePoint now);
+  bool Load(Slot& slot);  // parses a claimed instance; false: it is faulted (slot.pending_commit)
   void Enqueue(std::unique_ptr<Slot> slot);
   void RunSlot(Engine& engine, std::unique_ptr<Slot> slot);
   void ApplyInbox(Engine& engine, Slot& slot, const std::vector<InboxItem>& inbox);

@@ -93,7 +93,10 @@ struct InstanceRecord {
   std::string correlation_id;
   std::string parent_id;
   std::string parent_bookmark;  // the parent's RunWorkflow bookmark to resume when this ends
-  Json state;                   // StateToJson; null in list results
+  Json state;                   // StateToJson; null in list results and in Claim results
+  // Claim returns the state here, as stored and unparsed, so the worker parses it on its executor
+  // threads instead of under the store's lock. Empty elsewhere.
+  std::string state_text;
   TimePoint created_at{};
   TimePoint updated_at{};
   std::optional<TimePoint> finished_at;
@@ -201,7 +204,7 @@ struct ClaimRequest {
 };
 
 struct ClaimedInstance {
-  InstanceRecord record;         // with state, the new epoch and the inbox_seq seen
+  InstanceRecord record;         // with state_text (not state), the new epoch and the inbox_seq seen
   std::vector<InboxItem> inbox;  // oldest first
 };
 

@@ -312,7 +312,8 @@ Result<std::vector<ClaimedInstance>> PostgresStore::Claim(const ClaimRequest& re
     out.clear();
     out.reserve(static_cast<size_t>(r->size()));
     for (int i = 0; i < r->size(); ++i) {
-      ClaimedInstance ci{.record = pg::InstanceFromRow(*r, i, 17)};
+      ClaimedInstance ci{.record = pg::InstanceFromRow(*r, i, -1)};
+      ci.record.state_text = r->Text(i, 17);
       if (r->IsNull(i, 18)) {
         out.push_back(std::move(ci));
         continue;

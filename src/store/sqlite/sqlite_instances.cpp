@@ -238,7 +238,8 @@ Result<std::vector<ClaimedInstance>> SqliteStore::Claim(const ClaimRequest& requ
             "UPDATE workflow_instances SET lease_owner = ?, lease_expires = ?, epoch = epoch + 1, "
             "runnable = 0 WHERE id = ? RETURNING " TRELLIS_INSTANCE_COLUMNS ", state");
         if (!stmt.Args(request.owner, expires, id).Step()) continue;
-        claimed.record = ReadInstance(stmt, true);
+        claimed.record = ReadInstance(stmt, false);
+        claimed.record.state_text = stmt.Text(kStateColumn);
       }
       // Every inbox write bumps inbox_seq, so an instance that never had one has none.
       if (claimed.record.inbox_seq > 0) {

@@ -36,7 +36,10 @@ TEST_P(StoreConformanceTest, FencedCommitWritesNothingWhileOthersInTheBatchCommi
 
   InstanceRecord r = Get("fenced");
   EXPECT_EQ(r.status, InstanceStatus::kRunning);
-  EXPECT_EQ(r.state, old_claim.record.state);
+  Json claimed_state;
+  std::string error;
+  ASSERT_TRUE(ParseJson(old_claim.record.state_text, &claimed_state, &error)) << error;
+  EXPECT_EQ(r.state, claimed_state);
   EXPECT_EQ(r.lease_owner, "node-b");
   EXPECT_TRUE(Journal("fenced").empty());
   EXPECT_EQ(store_->GetInstance("stale-child").status().code(), StatusCode::kNotFound);

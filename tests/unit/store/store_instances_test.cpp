@@ -242,7 +242,11 @@ TEST_P(StoreConformanceTest, ClaimTakesRunnableAndDueTimersOnly) {
     EXPECT_EQ(c.record.lease_owner, "node-a");
     EXPECT_EQ(c.record.lease_expires, At(30));
     EXPECT_EQ(c.record.epoch, 1);
-    EXPECT_FALSE(c.record.state.is_null());
+    EXPECT_TRUE(c.record.state.is_null());  // returned unparsed, as state_text
+    Json parsed;
+    std::string error;
+    EXPECT_TRUE(ParseJson(c.record.state_text, &parsed, &error)) << error;
+    EXPECT_EQ(parsed, Get(c.record.id).state);
     EXPECT_TRUE(c.inbox.empty());
   }
   EXPECT_EQ(ids, (std::set<std::string>{"runnable", "due-timer"}));
