@@ -372,11 +372,7 @@ void Worker::RunSlot(Engine& engine, std::unique_ptr<Slot> slot) {
       auto pending = std::make_unique<PendingCommit>();
       pending->commit = std::move(*sl.pending_commit);
       pending->slot = std::move(slot);
-      {
-        std::lock_guard lock(commit_mu_);
-        commit_queue_.push_back(std::move(pending));
-      }
-      commit_cv_.notify_one();
+      QueueCommit(std::move(pending));
       return;
     }
   }
@@ -514,11 +510,18 @@ void Worker::SubmitCommit(Engine& engine, std::unique_ptr<Slot> slot, bool relea
   pending->slot = std::move(slot);
   pending->commit = std::move(c);
   pending->keep_running = !release;
+  QueueCommit(std::move(pending));
+}
+
+void Worker::QueueCommit(std::unique_ptr<PendingCommit> pending) {
+  bool was_empty;
   {
     std::lock_guard lock(commit_mu_);
+    was_empty = commit_queue_.empty();
     commit_queue_.push_back(std::move(pending));
   }
-  commit_cv_.notify_one();
+  // The committer only sleeps on an empty queue; waking it per item costs a syscall each.
+  if (was_empty) commit_cv_.notify_one();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -565,6 +568,7 @@ void Worker::CommitLoop() {
       continue;
     }
     backoff = std::chrono::milliseconds(50);
+    std::vector<std::unique_ptr<Slot>> continuing;
     for (size_t i = 0; i < batch.size(); ++i) {
       auto& p = batch[i];
       const InstanceCommit& c = commits[i];
@@ -579,11 +583,18 @@ void Worker::CommitLoop() {
       if (c.status == InstanceStatus::kCompleted) counters_.completed++;
       if (c.status == InstanceStatus::kFaulted) counters_.faulted++;
       if (p->keep_running) {
-        Enqueue(std::move(p->slot));
+        continuing.push_back(std::move(p->slot));
         continue;
       }
       if (c.wake_at) RememberWake(*c.wake_at);
       Finish(std::move(p->slot), true, "");
+    }
+    if (!continuing.empty()) {
+      {
+        std::lock_guard lock(run_mu_);
+        for (auto& slot : continuing) run_queue_.push_back(std::move(slot));
+      }
+      run_cv_.notify_all();
     }
   }
 }

@@ -104,6 +104,7 @@ class Worker {
   void RunSlot(Engine& engine, std::unique_ptr<Slot> slot);
   void ApplyInbox(Engine& engine, Slot& slot, const std::vector<InboxItem>& inbox);
   void SubmitCommit(Engine& engine, std::unique_ptr<Slot> slot, bool release);
+  void QueueCommit(std::unique_ptr<PendingCommit> pending);
   void DrainOutbox(Engine& engine, Slot& slot, InstanceCommit& commit);
   void Finish(std::unique_ptr<Slot> slot, bool committed, std::string error);
   void RememberWake(TimePoint t);
