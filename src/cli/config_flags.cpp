@@ -28,6 +28,10 @@ std::optional<config::Config> LoadConfigOrReport(const ConfigFlags& flags, const
     std::cerr << "error: invalid configuration:\n" << loaded.status().message() << "\n";
     return std::nullopt;
   }
+  for (const auto& key : loaded->SetButNotReadYet()) {
+    std::cerr << "warning: " << key << " is set, but nothing in this version reads it yet (it belongs to "
+              << "`trellis server`); it has no effect\n";
+  }
   return std::move(loaded).value();
 }
 

@@ -74,6 +74,17 @@ std::vector<std::string> Config::GetList(std::string_view path) const {
   return At(path, {ValueType::kList}).items;
 }
 
+std::vector<std::string> Config::SetButNotReadYet() const {
+  std::vector<std::string> out;
+  for (const auto& spec : ConfigKeys()) {
+    auto it = entries_.find(spec.path);
+    if (spec.not_read_yet && it != entries_.end() && it->second.source != "default") {
+      out.push_back(spec.path + " (from " + it->second.source + ")");
+    }
+  }
+  return out;
+}
+
 std::string Config::SourceOf(std::string_view path) const {
   if (!FindKey(path)) Die("unknown configuration key '" + std::string(path) + "'");
   return entries_.find(path)->second.source;

@@ -53,6 +53,10 @@ class Config {
   // The config file that was read, or "" when none was.
   const std::string& file() const { return file_; }
 
+  // Keys set by the file, the environment or a flag that nothing in this version reads yet
+  // (KeySpec::not_read_yet), each as "<key> (from <source>)", for a start-up warning.
+  std::vector<std::string> SetButNotReadYet() const;
+
   // A nested object of effective values. With redact, set secrets are "***" and a password in
   // database.url is masked.
   Json ToJson(bool redact = true) const;

@@ -148,7 +148,9 @@ std::string ConfigurationDocMarkdown() {
     }
     std::string def = k.default_text.empty() ? "(empty)" : "`" + k.default_text + "`";
     out += "| `" + k.path + "` | " + EnvColumn(k) + " | " + TypeColumn(k) + " | " + Escape(def) + " | " +
-           Escape(k.doc) + " |\n";
+           Escape(k.doc +
+                  (k.not_read_yet ? " *Not read yet: for `trellis server`, which is not built yet.*" : "")) +
+           " |\n";
   }
   return out;
 }

@@ -1,5 +1,7 @@
 #include "config/keys.h"
 
+#include <set>
+
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
@@ -136,6 +138,27 @@ std::vector<KeySpec> BuildKeys() {
   add(Key("http.allow_hosts", VT::kList, "",
           "Hosts HttpRequest may reach although they resolve to private or loopback addresses."));
   add(Key("http.timeout", VT::kDuration, "30s", "Default timeout of an HttpRequest activity."));
+
+  static const std::set<std::string> kNotReadYet = {"server.host",
+                                                    "server.port",
+                                                    "server.workers",
+                                                    "server.shutdown_timeout",
+                                                    "server.request_timeout",
+                                                    "server.idle_timeout",
+                                                    "worker.host",
+                                                    "worker.port",
+                                                    "limits.max_execution_time",
+                                                    "limits.max_body",
+                                                    "security.jwt_secret",
+                                                    "security.encryption_key",
+                                                    "security.allow_anonymous",
+                                                    "cors.allowed_origins",
+                                                    "features.webhook_replay",
+                                                    "tracing.otlp_endpoint",
+                                                    "tracing.service_name",
+                                                    "tracing.sample_ratio",
+                                                    "http.timeout"};
+  for (auto& k : keys) k.not_read_yet = kNotReadYet.count(k.path) > 0;
   return keys;
 }
 

@@ -30,6 +30,9 @@ struct KeySpec {
   std::vector<std::string> env_aliases;
   std::optional<double> min, max;  // kInt / kDouble bounds, inclusive
   bool file_form = false;          // has a _FILE form although not secret (database.url)
+  // Accepted and documented, but read by a part of Trellis not built yet (the HTTP server). The
+  // docs say so and loading warns when one is set, so a setting never silently does nothing.
+  bool not_read_yet = false;
 
   bool HasFileForm() const { return secret || file_form; }
 };

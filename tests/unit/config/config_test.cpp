@@ -486,5 +486,19 @@ TEST(ConfigValueTest, BytesAndBools) {
   EXPECT_EQ(SplitList(" a , ,b "), (std::vector<std::string>{"a", "b"}));
 }
 
+TEST_F(ConfigTest, KeysNothingReadsYetAreReportedWhenSetAndMarkedInTheDocs) {
+  EXPECT_TRUE(MustLoad().SetButNotReadYet().empty());
+  Config c =
+      MustLoad({{"PORT", "9000"}}, "worker:\n  concurrency: 3\n", {{"tracing.otlp_endpoint", "http://x"}});
+  auto unread = c.SetButNotReadYet();
+  ASSERT_EQ(unread.size(), 2u);
+  EXPECT_THAT(unread[0], HasSubstr("server.port (from env PORT)"));
+  EXPECT_THAT(unread[1], HasSubstr("tracing.otlp_endpoint (from flag"));
+  // worker.concurrency is read by the worker: never reported.
+  for (const auto& u : unread) EXPECT_THAT(u, Not(HasSubstr("worker.concurrency")));
+  EXPECT_THAT(ConfigurationDocMarkdown(),
+              HasSubstr("Port the API server listens on (0 picks a free port). *Not read yet"));
+}
+
 }  // namespace
 }  // namespace trellis::config
