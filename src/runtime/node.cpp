@@ -22,6 +22,8 @@ Node::Node(Store& store, const ActivityRegistry& registry, EngineServices servic
       launcher_(registry, services),
       clock_(services.clock) {
   if (options_.worker.node_id.empty()) options_.worker.node_id = NewNodeId();
+  char host[256] = {0};
+  if (gethostname(host, sizeof(host) - 1) == 0) hostname_ = host;
   worker_ = std::make_unique<Worker>(store, workflows_, registry, services, options_.worker);
   scheduler_ = std::make_unique<Scheduler>(store, workflows_, registry, services, options_.scheduler);
   scheduler_->OnFired([this] { worker_->Notify(); });
@@ -35,8 +37,7 @@ void Node::Heartbeat(TimePoint now) {
   NodeRecord n;
   n.id = options_.worker.node_id;
   n.kind = options_.kind;
-  char host[256] = {0};
-  if (gethostname(host, sizeof(host) - 1) == 0) n.hostname = host;
+  n.hostname = hostname_;
   n.pid = getpid();
   n.version = options_.version;
   n.concurrency = options_.run_worker ? options_.worker.concurrency : 0;

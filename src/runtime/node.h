@@ -63,6 +63,7 @@ class Node {
   Engine launcher_;         // creates instance states for StartWorkflow
   const Clock* clock_;
   TimePoint started_at_{};
+  std::string hostname_;
   std::atomic<bool> draining_{false};
   std::mutex mu_;  // guards stop_
   std::condition_variable cv_;

@@ -90,8 +90,15 @@ Result<int64_t> Scheduler::FireDue(TimePoint now) {
   if (!schedules.ok()) return schedules.status();
   CompiledMap compiled;
   bool any_due = false;
+  next_due_.reset();
+  auto note_due = [this](TimePoint t) {
+    if (!next_due_ || t < *next_due_) next_due_ = t;
+  };
   for (const auto& row : *schedules) {
-    if (row.next_run_at > now) continue;
+    if (row.next_run_at > now) {
+      note_due(row.next_run_at);
+      continue;
+    }
     any_due = true;
     auto key = std::make_pair(row.workflow_id, row.version);
     if (compiled.count(key)) continue;
@@ -105,8 +112,11 @@ Result<int64_t> Scheduler::FireDue(TimePoint now) {
     }
   }
   if (!any_due) return int64_t{0};
-  auto created = store_.FireDueSchedules(now, options_.batch,
-                                         [&](const ScheduleRow& row) { return Fire(row, now, compiled); });
+  auto created = store_.FireDueSchedules(now, options_.batch, [&](const ScheduleRow& row) {
+    Store::ScheduleFiring firing = Fire(row, now, compiled);
+    note_due(firing.next_run_at);
+    return firing;
+  });
   if (created.ok() && *created > 0 && on_fired_) on_fired_();
   return created;
 }
@@ -126,13 +136,10 @@ void Scheduler::Loop() {
     } else {
       backoff = std::chrono::milliseconds(100);
       // Sleep until the next due schedule (within the poll interval), so ticks fire on time.
-      auto schedules = store_.ListSchedules();
-      if (schedules.ok()) {
-        TimePoint after = engine_.services().clock->Now();
-        for (const auto& s : *schedules) {
-          auto until = std::chrono::duration_cast<std::chrono::milliseconds>(s.next_run_at - after);
-          if (until < wait) wait = std::max(until, std::chrono::milliseconds(0));
-        }
+      if (next_due_) {
+        auto until = std::chrono::duration_cast<std::chrono::milliseconds>(*next_due_ -
+                                                                           engine_.services().clock->Now());
+        if (until < wait) wait = std::max(until, std::chrono::milliseconds(0));
       }
     }
     lock.lock();

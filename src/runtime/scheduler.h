@@ -9,6 +9,7 @@
 #include <condition_variable>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "engine/engine.h"
@@ -47,7 +48,8 @@ class Scheduler {
   Engine engine_;  // used only on the scheduler thread (or by FireDue's caller)
   SchedulerOptions options_;
   std::function<void()> on_fired_;
-  std::mutex mu_;  // guards stop_
+  std::optional<TimePoint> next_due_;  // the earliest next_run_at the last FireDue saw
+  std::mutex mu_;                      // guards stop_
   std::condition_variable cv_;
   bool stop_ = false;
   std::thread thread_;

@@ -235,7 +235,7 @@ void Worker::DispatchLoop() {
     }
     backoff = std::chrono::milliseconds(50);
     size_t got = claims->size();
-    for (auto& c : *claims) Admit(std::move(c), now);
+    for (auto& c : *claims) Admit(std::move(c));
     if (got == limit) continue;  // there may be more
 
     // Idle: sleep until a wake-up, the earliest timer we know of, or the poll interval.
@@ -257,7 +257,7 @@ void Worker::DispatchLoop() {
   }
 }
 
-void Worker::Admit(ClaimedInstance claimed, TimePoint /*now*/) {
+void Worker::Admit(ClaimedInstance claimed) {
   counters_.claimed++;
   auto slot = std::make_unique<Slot>();
   slot->loaded = false;

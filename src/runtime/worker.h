@@ -98,7 +98,7 @@ class Worker {
   void CommitLoop();
   void RenewLoop();
 
-  void Admit(ClaimedInstance claimed, TimePoint now);
+  void Admit(ClaimedInstance claimed);
   bool Load(Slot& slot);  // parses a claimed instance; false: it is faulted (slot.pending_commit)
   void Enqueue(std::unique_ptr<Slot> slot);
   void RunSlot(Engine& engine, std::unique_ptr<Slot> slot);

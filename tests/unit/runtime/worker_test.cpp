@@ -90,7 +90,6 @@ class RuntimeTest : public ::testing::Test {
 
   std::filesystem::path dir_;
   const Clock* clock_ = &SystemClock::Instance();
-  static constexpr auto kWait = 20s;
   std::chrono::milliseconds lease_ = 5s;
   std::unique_ptr<Store> store_;
   std::vector<std::unique_ptr<Node>> nodes_;
