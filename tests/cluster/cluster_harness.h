@@ -347,4 +347,50 @@ class ClusterTest : public ::testing::Test {
   std::unique_ptr<WorkerFleet> fleet_;
 };
 
+// The workflow the durability tests run: input n, result 2n + 1, with two delays between the steps
+// so that instances are suspended (timers) and running when processes die.
+inline std::string DelayedWorkflowYaml(const std::string& id, int first_delay_ms, int second_delay_ms) {
+  return "id: " + id + R"(
+options: {commit: activity}
+inputs: {n: {type: number, required: true}}
+activities:
+  - {id: a, type: SetVariable, name: x, value: "{{ input.n }}"}
+  - {id: d1, type: Delay, duration: )" +
+         std::to_string(first_delay_ms) + R"(ms}
+  - {id: b, type: SetVariable, name: y, value: "{{ vars.x * 2 }}"}
+  - {id: d2, type: Delay, duration: )" +
+         std::to_string(second_delay_ms) + R"(ms}
+  - {id: c, type: SetOutput, name: result, value: "{{ vars.y + 1 }}"}
+)";
+}
+inline const std::set<std::string> kDelayedWorkflowActivities = {"a", "d1", "b", "d2", "c"};
+
+// Start options with input {n: i}.
+inline StartOptions NumberInput(int i) {
+  StartOptions o;
+  o.input = {{"n", i}};
+  return o;
+}
+
+// Every instance (ids[i] started with n = i) Completed with output.result == expected(i), and a
+// journal with exactly one record per (activity, attempt) over `activities`.
+inline void ExpectCompletedExactlyOnce(Store& store, const std::vector<std::string>& ids,
+                                       const std::set<std::string>& activities,
+                                       const std::function<Json(int)>& expected) {
+  std::map<std::string, int> index;
+  for (size_t i = 0; i < ids.size(); ++i) index[ids[i]] = static_cast<int>(i);
+  auto [failures, failing] = CheckInstances(
+      store, ids, [&](const InstanceRecord& r, const std::vector<JournalRecord>& journal) -> std::string {
+        std::string problem;
+        if (r.status != InstanceStatus::kCompleted)
+          problem += std::string(" status ") + InstanceStatusName(r.status);
+        Json want = expected(index.at(r.id));
+        Json got =
+            r.state.is_object() ? r.state.value("output", Json::object()).value("result", Json()) : Json();
+        if (got != want) problem += " output.result " + got.dump() + " != " + want.dump();
+        return problem + CheckJournalExactlyOnce(journal, activities);
+      });
+  EXPECT_EQ(failing, 0) << ::testing::PrintToString(failures);
+}
+
 }  // namespace trellis::cluster

@@ -48,11 +48,7 @@ TEST_F(CrashTest, EveryInstanceCompletesWithOneJournalRecordPerAttemptDespiteSig
   UseFreshPostgres();
   ASSERT_NO_FATAL_FAILURE(SaveYaml(*store_, kWorkflow));
   constexpr int kInstances = 3000;
-  auto ids = CreateInstances(*store_, "crashy", kInstances, [](int i) {
-    StartOptions o;
-    o.input = {{"n", i}};
-    return o;
-  });
+  auto ids = CreateInstances(*store_, "crashy", kInstances, NumberInput);
   ASSERT_EQ(ids.size(), static_cast<size_t>(kInstances));
 
   auto& fleet = Fleet({"worker.lease=2s", "worker.heartbeat=500ms", "worker.poll_interval=200ms",
@@ -95,23 +91,8 @@ TEST_F(CrashTest, EveryInstanceCompletesWithOneJournalRecordPerAttemptDespiteSig
                         << kInstances << " (" << completed_after_kills << " when the killing stopped)";
   EXPECT_TRUE(fleet.StopAll());
 
-  const std::set<std::string> activities = {"a", "d1", "b", "d2", "e", "d3", "c"};
-  std::map<std::string, int> index;
-  for (int i = 0; i < kInstances; ++i) index[ids[i]] = i;
-  auto [failures, failing] = CheckInstances(
-      *store_, ids, [&](const InstanceRecord& r, const std::vector<JournalRecord>& journal) -> std::string {
-        std::string problem;
-        if (r.status != InstanceStatus::kCompleted)
-          problem += std::string(" status ") + InstanceStatusName(r.status);
-        Json want = index[r.id] * 2 + 1;
-        Json got =
-            r.state.is_object() ? r.state.value("output", Json::object()).value("result", Json()) : Json();
-        if (got != want) problem += " output.result " + got.dump() + " != " + want.dump();
-        std::string j = CheckJournalExactlyOnce(journal, activities);
-        if (!j.empty()) problem += j;
-        return problem;
-      });
-  EXPECT_EQ(failing, 0) << ::testing::PrintToString(failures);
+  ExpectCompletedExactlyOnce(*store_, ids, {"a", "d1", "b", "d2", "e", "d3", "c"},
+                             [](int n) { return Json(2 * n + 1); });
   std::cerr << "[crash] " << kills << " workers killed; instances completed at each kill: "
             << ::testing::PrintToString(completed_at_kill) << "\n";
 }

@@ -13,23 +13,9 @@ class GracefulStopTest : public ClusterTest {};
 
 TEST_F(GracefulStopTest, SigtermReleasesLeasesRemovesTheNodeAndExitsZero) {
   UseFreshPostgres();
-  ASSERT_NO_FATAL_FAILURE(SaveYaml(*store_, R"(
-id: steady
-options: {commit: activity}
-inputs: {n: {type: number, required: true}}
-activities:
-  - {id: a, type: SetVariable, name: x, value: "{{ input.n }}"}
-  - {id: d1, type: Delay, duration: 100ms}
-  - {id: b, type: SetVariable, name: y, value: "{{ vars.x + 7 }}"}
-  - {id: d2, type: Delay, duration: 100ms}
-  - {id: c, type: SetOutput, name: result, value: "{{ vars.y }}"}
-)"));
+  ASSERT_NO_FATAL_FAILURE(SaveYaml(*store_, DelayedWorkflowYaml("steady", 100, 100)));
   constexpr int kInstances = 1000;
-  auto ids = CreateInstances(*store_, "steady", kInstances, [](int i) {
-    StartOptions o;
-    o.input = {{"n", i}};
-    return o;
-  });
+  auto ids = CreateInstances(*store_, "steady", kInstances, NumberInput);
   ASSERT_EQ(ids.size(), static_cast<size_t>(kInstances));
 
   auto& fleet = Fleet({"worker.lease=60s", "worker.heartbeat=500ms", "worker.poll_interval=200ms",
@@ -79,20 +65,7 @@ activities:
       << "completed: " << CountStatus(*store_, InstanceStatus::kCompleted) << " of " << kInstances;
   EXPECT_TRUE(fleet.StopAll());
 
-  const std::set<std::string> activities = {"a", "d1", "b", "d2", "c"};
-  std::map<std::string, int> index;
-  for (int i = 0; i < kInstances; ++i) index[ids[i]] = i;
-  auto [failures, failing] = CheckInstances(
-      *store_, ids, [&](const InstanceRecord& r, const std::vector<JournalRecord>& journal) -> std::string {
-        std::string problem;
-        if (r.status != InstanceStatus::kCompleted)
-          problem += std::string(" status ") + InstanceStatusName(r.status);
-        Json got =
-            r.state.is_object() ? r.state.value("output", Json::object()).value("result", Json()) : Json();
-        if (got != Json(index[r.id] + 7)) problem += " output.result " + got.dump();
-        return problem + CheckJournalExactlyOnce(journal, activities);
-      });
-  EXPECT_EQ(failing, 0) << ::testing::PrintToString(failures);
+  ExpectCompletedExactlyOnce(*store_, ids, kDelayedWorkflowActivities, [](int n) { return Json(2 * n + 1); });
   std::cerr << "[graceful stop] " << completed_at_stop << " of " << kInstances << " completed at the stop\n";
 }
 

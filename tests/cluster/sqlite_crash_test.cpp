@@ -42,22 +42,8 @@ TEST_F(SqliteCrashTest, ASingleNodeKilledRepeatedlyCompletesEveryInstanceExactly
     // Seed, then close: the running worker will hold the file.
     store_ = OpenStoreAt(url_);
     ASSERT_NE(store_, nullptr);
-    ASSERT_NO_FATAL_FAILURE(SaveYaml(*store_, R"(
-id: crashy
-options: {commit: activity}
-inputs: {n: {type: number, required: true}}
-activities:
-  - {id: a, type: SetVariable, name: x, value: "{{ input.n }}"}
-  - {id: d1, type: Delay, duration: 80ms}
-  - {id: b, type: SetVariable, name: y, value: "{{ vars.x * 2 }}"}
-  - {id: d2, type: Delay, duration: 50ms}
-  - {id: c, type: SetOutput, name: result, value: "{{ vars.y + 1 }}"}
-)"));
-    ids = CreateInstances(*store_, "crashy", kInstances, [](int i) {
-      StartOptions o;
-      o.input = {{"n", i}};
-      return o;
-    });
+    ASSERT_NO_FATAL_FAILURE(SaveYaml(*store_, DelayedWorkflowYaml("crashy", 80, 50)));
+    ids = CreateInstances(*store_, "crashy", kInstances, NumberInput);
     ASSERT_EQ(ids.size(), static_cast<size_t>(kInstances));
     store_.reset();
   }
@@ -99,20 +85,7 @@ activities:
 
   store_ = OpenStoreAt(url_);
   ASSERT_NE(store_, nullptr);
-  const std::set<std::string> activities = {"a", "d1", "b", "d2", "c"};
-  std::map<std::string, int> index;
-  for (int i = 0; i < kInstances; ++i) index[ids[i]] = i;
-  auto [failures, failing] = CheckInstances(
-      *store_, ids, [&](const InstanceRecord& r, const std::vector<JournalRecord>& journal) -> std::string {
-        std::string problem;
-        if (r.status != InstanceStatus::kCompleted)
-          problem += std::string(" status ") + InstanceStatusName(r.status);
-        Json got =
-            r.state.is_object() ? r.state.value("output", Json::object()).value("result", Json()) : Json();
-        if (got != Json(index[r.id] * 2 + 1)) problem += " output.result " + got.dump();
-        return problem + CheckJournalExactlyOnce(journal, activities);
-      });
-  EXPECT_EQ(failing, 0) << ::testing::PrintToString(failures);
+  ExpectCompletedExactlyOnce(*store_, ids, kDelayedWorkflowActivities, [](int n) { return Json(2 * n + 1); });
   std::cerr << "[sqlite crash] instances completed at each kill: "
             << ::testing::PrintToString(completed_at_kill) << "\n";
 }
