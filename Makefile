@@ -1,11 +1,12 @@
 # The two commands a new user needs are `make run` and `make test`; both install what they need.
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
+FUZZ_BUILD ?= build-fuzz
+FUZZ_TIME  ?= 30
 JOBS       ?= $(shell nproc)
 CMAKE_GEN  := -G Ninja
-EXAMPLE    ?= examples/hello.yaml
 
-.PHONY: deps configure build run test test-unit test-asan format-check bench lint format clean
+.PHONY: deps configure build run test test-unit test-asan fuzz format-check bench lint format clean
 
 deps:
 	@scripts/install-deps
@@ -18,9 +19,9 @@ configure: $(BUILD)/build.ninja
 build: deps configure
 	cmake --build $(BUILD) -j $(JOBS)
 
-# Until the server lands, `make run` runs an example workflow with the real CLI.
+# `make run` serves the API at http://127.0.0.1:8080 on the embedded SQLite (./data/trellis.db).
 run: build
-	$(BUILD)/trellis run $(EXAMPLE) --output text
+	$(BUILD)/trellis server
 
 # The tests run against a throwaway PostgreSQL server (scripts/with-postgres), one per run.
 test-unit: build
@@ -34,25 +35,33 @@ test-asan: deps $(ASAN_BUILD)/build.ninja
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
 	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 $(CURDIR)/scripts/with-postgres ctest --output-on-failure -j $(JOBS)
 
+# The libFuzzer targets (fuzz/README.md), built with clang in $(FUZZ_BUILD): each runs once over its
+# seed corpus, then fuzzes for FUZZ_TIME seconds. Crashing inputs go to $(FUZZ_BUILD)/fuzz/artifacts/.
+fuzz: deps
+	FUZZ_BUILD=$(FUZZ_BUILD) FUZZ_TIME=$(FUZZ_TIME) JOBS=$(JOBS) scripts/fuzz
+
 # clang-format must leave every file as it is (CONVENTIONS.md: CI checks the format).
 format-check: deps
-	@out=$$(clang-format --dry-run $$(git ls-files 'src/*.cpp' 'src/*.h' 'tests/*.cpp' 'tests/*.h' 'bench/*.cpp') 2>&1); \
+	@out=$$(clang-format --dry-run $$(git ls-files 'src/*.cpp' 'src/*.h' 'tests/*.cpp' 'tests/*.h' 'bench/*.cpp' 'fuzz/*.cpp') 2>&1); \
 	if [ -n "$$out" ]; then echo "$$out" | grep warning: | head -20; echo "format-check: run 'make format'"; exit 1; fi
 
-test: format-check test-unit test-asan
+test: format-check test-unit test-asan fuzz
 
 # Prints one JSON object: the engine benchmarks (pinned to one core: engine_steps_per_sec and every
 # benchmark's counters), then durable throughput on SQLite and on a throwaway PostgreSQL server
-# (sqlite_workflows_per_sec, postgres_workflows_per_sec, with details).
+# (sqlite_workflows_per_sec, postgres_workflows_per_sec, with details), then the HTTP figures of the
+# real `trellis server` (http_webhook_workflows_per_sec_*, http_execute_wait_p99_ms_*,
+# start_to_ready_ms, idle_rss_mb, with http_details). Each step merges the previous one's JSON.
 bench: build
 	taskset -c 0 $(BUILD)/bench/trellis_bench > $(BUILD)/bench/engine.json
-	scripts/with-postgres $(BUILD)/bench/trellis_durable_bench --include $(BUILD)/bench/engine.json
+	scripts/with-postgres $(BUILD)/bench/trellis_durable_bench --include $(BUILD)/bench/engine.json > $(BUILD)/bench/durable.json
+	scripts/with-postgres $(BUILD)/bench/trellis_http_bench --trellis $(BUILD)/trellis --include $(BUILD)/bench/durable.json
 
 lint: configure
 	scripts/lint $(BUILD)
 
 format:
-	clang-format -i $$(git ls-files 'src/*.cpp' 'src/*.h' 'tests/*.cpp' 'tests/*.h' 'bench/*.cpp')
+	clang-format -i $$(git ls-files 'src/*.cpp' 'src/*.h' 'tests/*.cpp' 'tests/*.h' 'bench/*.cpp' 'fuzz/*.cpp')
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

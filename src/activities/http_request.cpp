@@ -44,7 +44,8 @@ class HttpRequest final : public Activity {
         .category = "HTTP",
         .description =
             "Sends an HTTP request. 2xx takes Done; another status takes Failed when connected, "
-            "else the activity fails and its retry policy applies. Sends an Idempotency-Key.",
+            "else the activity fails and its retry policy applies. Sends an Idempotency-Key, and a "
+            "W3C traceparent when tracing is on.",
         .inputs = {In("method", "string", false, "GET"), In("url", "text", true),
                    In("headers", "object", false), In("query", "object", false), In("body", "any", false),
                    In("timeout", "duration", false, nullptr,
@@ -87,6 +88,11 @@ class HttpRequest final : public Activity {
     }
     if (!HasHeader(spec, "Idempotency-Key"))
       spec.headers.emplace_back("Idempotency-Key", ctx.IdempotencyKey());
+    // W3C trace propagation from this activity's span (tracing on); a user's own header wins.
+    if (!HasHeader(spec, "traceparent")) {
+      std::string traceparent = ctx.traceparent();
+      if (!traceparent.empty()) spec.headers.emplace_back("traceparent", std::move(traceparent));
+    }
     spec.timeout = ctx.time_budget();
     if (!ctx.input("timeout").is_null()) {
       auto t = ctx.InputDuration("timeout");

@@ -1,4 +1,5 @@
 #include "activities/builtin.h"
+#include "engine/redaction.h"
 
 namespace trellis {
 
@@ -17,7 +18,11 @@ std::unique_ptr<Activity> NewLog() {
           return ActivityResult::Fail("Log level must be debug, info, warn or error, not '" + level + "'",
                                       false);
         }
-        ctx.Log(level, ctx.InputString("message"));
+        std::string message = ctx.InputString("message");
+        // Log lines never carry a secret's value.
+        if (const Json* secrets = ctx.services().secrets; secrets != nullptr && !secrets->empty())
+          RedactSecrets(message, *secrets);
+        ctx.Log(level, message);
         return ActivityResult::Done();
       });
 }

@@ -1,4 +1,5 @@
 #include "activities/builtin.h"
+#include "engine/redaction.h"
 
 namespace trellis {
 
@@ -12,6 +13,9 @@ std::unique_ptr<Activity> NewWriteLine() {
                          .output_description = "the text"},
       [](ActivityContext& ctx) {
         std::string text = ctx.InputString("text");
+        // The line reaches logs and the instance state: never with a secret's value in it.
+        if (const Json* secrets = ctx.services().secrets; secrets != nullptr && !secrets->empty())
+          RedactSecrets(text, *secrets);
         ctx.WriteLine(text);
         return ActivityResult::Done(std::move(text));
       });

@@ -14,5 +14,9 @@ void AddActivitiesCommand(CLI::App& app, int* exit_code);
 void AddConfigCommand(CLI::App& app, int* exit_code);
 void AddWorkerCommand(CLI::App& app, int* exit_code);
 void AddMigrateCommand(CLI::App& app, int* exit_code);
+void AddServerCommand(CLI::App& app, int* exit_code);
+void AddTokenCommand(CLI::App& app, int* exit_code);
+void AddApiKeyCommand(CLI::App& app, int* exit_code);
+void AddSecretsCommand(CLI::App& app, int* exit_code);
 
 }  // namespace trellis::cli

@@ -20,6 +20,10 @@ int main(int argc, char** argv) {
   trellis::cli::AddConfigCommand(app, &exit_code);
   trellis::cli::AddWorkerCommand(app, &exit_code);
   trellis::cli::AddMigrateCommand(app, &exit_code);
+  trellis::cli::AddServerCommand(app, &exit_code);
+  trellis::cli::AddTokenCommand(app, &exit_code);
+  trellis::cli::AddApiKeyCommand(app, &exit_code);
+  trellis::cli::AddSecretsCommand(app, &exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

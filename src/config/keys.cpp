@@ -59,7 +59,8 @@ std::vector<KeySpec> BuildKeys() {
           "Address the API server listens on. Empty: 127.0.0.1 when no authentication is configured "
           "(security.jwt_secret unset and security.allow_anonymous false), else 0.0.0.0."));
   add(Int("server.port", "8080", "Port the API server listens on (0 picks a free port).", 0, 65535));
-  add(Int("server.workers", "1", "Workers embedded in the server process; 0 runs the API only.", 0));
+  add(Int("server.workers", "10",
+          "Executor threads of the worker embedded in the server; 0 runs the API only.", 0));
   add(Key("server.shutdown_timeout", VT::kDuration, "25s",
           "How long a stopping server waits for in-flight requests."));
   add(Key("server.request_timeout", VT::kDuration, "30s", "Longest time one HTTP request may take."));
@@ -99,6 +100,15 @@ std::vector<KeySpec> BuildKeys() {
           "Default longest run of an instance (a definition may set its own)."));
   add(Key("limits.step_timeout", VT::kDuration, "5m", "Default longest time one activity may take."));
   add(Key("limits.max_body", VT::kBytes, "10MiB", "Largest accepted HTTP request body."));
+  KeySpec rate =
+      Key("limits.rate_limit", VT::kDouble, "0",
+          "API requests per second one client (API key, token subject, or address) may send; 0: no limit.");
+  rate.min = 0;
+  add(std::move(rate));
+  KeySpec burst = Key("limits.rate_burst", VT::kDouble, "0",
+                      "Requests a client may send at once above the rate; 0: twice the rate.");
+  burst.min = 0;
+  add(std::move(burst));
   add(Key("limits.journal_payload", VT::kBytes, "64KiB",
           "Journal payloads larger than this are truncated and flagged."));
 
@@ -120,17 +130,30 @@ std::vector<KeySpec> BuildKeys() {
   add(Int("schedules.max_catch_up", "100", "Most missed runs a schedule starts after downtime.", 0));
   add(Key("schedules.poll_interval", VT::kDuration, "1s", "How often due schedules are checked."));
 
-  add(Secret("security.jwt_secret", "HMAC secret that verifies API bearer tokens (JWT).", {"JWT_SECRET"}));
-  add(Secret("security.encryption_key", "Key that encrypts stored secrets (AES-256-GCM).",
+  add(Secret("security.jwt_secret",
+             "HMAC secret that signs and verifies API bearer tokens (JWT, HS256): at least 32 bytes, e.g. "
+             "from `openssl rand -base64 48`.",
+             {"JWT_SECRET"}));
+  add(Secret("security.encryption_key",
+             "Key that encrypts stored secrets (AES-256-GCM): base64 of 32 bytes, e.g. from "
+             "`openssl rand -base64 32`.",
              {"ENCRYPTION_KEY"}));
+  add(Secret("security.previous_encryption_keys",
+             "Earlier encryption keys, comma-separated, still accepted for reading secrets sealed under "
+             "them until `trellis secrets rotate-key` re-seals them under security.encryption_key."));
   add(Key("security.allow_anonymous", VT::kBool, "false", "Serve the API without authentication."));
 
   add(Key("cors.allowed_origins", VT::kList, "", "Origins allowed to call the API from a browser."));
   add(Key("features.webhook_replay", VT::kBool, "false", "Allow replaying recorded webhook deliveries."));
 
-  add(Key("tracing.otlp_endpoint", VT::kString, "", "OTLP/HTTP endpoint traces are sent to; empty: off."));
+  add(Key("tracing.otlp_endpoint", VT::kString, "",
+          "Base URL of an OpenTelemetry collector's OTLP/HTTP receiver (e.g. http://otel-collector:4318); "
+          "spans are POSTed as JSON to its /v1/traces path. Empty: tracing is off."));
   add(Key("tracing.service_name", VT::kString, "trellis", "service.name of exported spans."));
-  KeySpec ratio = Key("tracing.sample_ratio", VT::kDouble, "1.0", "Fraction of traces sampled (0 to 1).");
+  KeySpec ratio =
+      Key("tracing.sample_ratio", VT::kDouble, "1.0",
+          "Fraction of new traces sampled (0 to 1); a trace continued from an incoming traceparent "
+          "keeps its sampled flag.");
   ratio.min = 0;
   ratio.max = 1;
   add(std::move(ratio));
@@ -139,25 +162,7 @@ std::vector<KeySpec> BuildKeys() {
           "Hosts HttpRequest may reach although they resolve to private or loopback addresses."));
   add(Key("http.timeout", VT::kDuration, "30s", "Default timeout of an HttpRequest activity."));
 
-  static const std::set<std::string> kNotReadYet = {"server.host",
-                                                    "server.port",
-                                                    "server.workers",
-                                                    "server.shutdown_timeout",
-                                                    "server.request_timeout",
-                                                    "server.idle_timeout",
-                                                    "worker.host",
-                                                    "worker.port",
-                                                    "limits.max_execution_time",
-                                                    "limits.max_body",
-                                                    "security.jwt_secret",
-                                                    "security.encryption_key",
-                                                    "security.allow_anonymous",
-                                                    "cors.allowed_origins",
-                                                    "features.webhook_replay",
-                                                    "tracing.otlp_endpoint",
-                                                    "tracing.service_name",
-                                                    "tracing.sample_ratio",
-                                                    "http.timeout"};
+  static const std::set<std::string> kNotReadYet = {"limits.max_execution_time", "http.timeout"};
   for (auto& k : keys) k.not_read_yet = kNotReadYet.count(k.path) > 0;
   return keys;
 }

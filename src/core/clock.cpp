@@ -8,6 +8,7 @@
 
 #include <cctype>
 #include <sstream>
+#include <string_view>
 
 namespace trellis {
 namespace {
@@ -49,6 +50,16 @@ Result<TimePoint> ParseTime(std::string_view text) {
     // Digits must follow the seconds' dot, and the offset must follow the digits.
     if (end == dot + 1 || end == s.size() || (s[end] != '+' && s[end] != '-')) return NotRfc3339(text);
     s.erase(dot, end - dot);
+  }
+  // Only YYYY-MM-DDTHH:MM:SS+hhmm reaches date::parse: on some other text (a five-digit year with a
+  // one-digit month) it converts a NaN to an integer while reading %T, which is undefined behaviour.
+  static constexpr std::string_view kShape = "dddd-dd-ddTdd:dd:dd+dddd";
+  if (s.size() != kShape.size()) return NotRfc3339(text);
+  for (size_t i = 0; i < s.size(); ++i) {
+    bool ok = kShape[i] == 'd'   ? std::isdigit(static_cast<unsigned char>(s[i])) != 0
+              : kShape[i] == '+' ? s[i] == '+' || s[i] == '-'
+                                 : s[i] == kShape[i];
+    if (!ok) return NotRfc3339(text);
   }
   std::istringstream in(s);
   date::sys_seconds secs;

@@ -4,6 +4,7 @@
 #include "core/uuid.h"
 #include "engine/compiled_workflow.h"
 #include "engine/engine.h"
+#include "observability/tracing.h"
 #include "script/template.h"
 
 namespace trellis {
@@ -14,6 +15,9 @@ ActivityContext::ActivityContext(Engine& engine, InstanceState& state, const Com
 
 const ActivityDefinition& ActivityContext::definition() const {
   return *activity_.def;
+}
+std::string ActivityContext::traceparent() const {
+  return trace_ != nullptr ? FormatTraceparent(*trace_) : std::string();
 }
 const std::string& ActivityContext::activity_id() const {
   return activity_.def->id;

@@ -21,6 +21,8 @@
 namespace trellis {
 
 class HttpClient;  // activities/http_client.h
+class Tracer;      // observability/tracing.h
+struct TraceContext;
 
 // What the engine is given from outside: every source of time, I/O and side output.
 struct EngineServices {
@@ -29,10 +31,17 @@ struct EngineServices {
   std::function<void(std::string_view text)> write_line;  // WriteLine's sink (stdout for `trellis run`)
   std::function<void(std::string_view level, std::string_view message)> log;
   const Json* secrets = nullptr;  // name -> value; values are redacted from journals
+  // Secrets that change while the process runs (runtime/secrets.h). When set it replaces
+  // `secrets`: at the start of every Step, RunBurst, FireDueTimers and Cancel the engine
+  // passes the snapshot it holds, the source replaces it when the secrets changed (and must be
+  // cheap when they did not), and the engine keeps it alive while it uses it. Called on the
+  // engine's thread; a source shared by several engines must be thread-safe.
+  std::function<void(std::shared_ptr<const Json>& held)> secrets_source;
   script::Limits script_limits;
   std::chrono::milliseconds step_timeout{std::chrono::minutes(5)};
   const std::atomic<bool>* cancel = nullptr;  // aborts in-flight I/O when set
   uint64_t random_seed = 0;                   // retry jitter; 0 means seeded from the OS
+  Tracer* tracer = nullptr;                   // spans per activity execution; null: tracing off
 };
 
 struct ActivityResult {
@@ -109,6 +118,10 @@ class ActivityContext {
   void WriteLine(std::string_view text) const;
   void Log(std::string_view level, std::string_view message) const;
 
+  // The W3C traceparent of this execution's span, for outgoing requests; "" when tracing is off.
+  std::string traceparent() const;
+  void set_trace(const TraceContext* trace) { trace_ = trace; }
+
  private:
   Engine& engine_;
   InstanceState& state_;
@@ -116,6 +129,7 @@ class ActivityContext {
   const Token& token_;
   const Json& inputs_;
   TimePoint now_;
+  const TraceContext* trace_ = nullptr;
 };
 
 class Activity {

@@ -6,6 +6,7 @@
 #include "core/duration.h"
 #include "core/uuid.h"
 #include "engine/redaction.h"
+#include "observability/tracing.h"
 #include "script/template.h"
 
 namespace trellis {
@@ -47,6 +48,21 @@ Result<InstanceState> Engine::Start(const CompiledWorkflow& wf, StartOptions opt
   s.variables = def.variables;
   s.correlation_id = std::move(options.correlation_id);
   s.parent_id = std::move(options.parent_id);
+  // The start span roots the instance's trace (under the caller's span when there is one); its
+  // traceparent is stored so that every later burst joins the same trace.
+  TraceContext caller = ParseTraceparent(options.traceparent).value_or(TraceContext{});
+  if (services_.tracer != nullptr) {
+    Span span = services_.tracer->StartSpan("start", SpanKind::kInternal, caller);
+    if (span.recording()) {
+      span.SetName("start " + s.workflow_id);
+      span.SetAttribute("trellis.instance.id", s.id);
+      span.SetAttribute("trellis.workflow.id", s.workflow_id);
+      span.SetAttribute("trellis.workflow.version", s.version);
+    }
+    s.traceparent = span.traceparent();
+  } else {
+    s.traceparent = FormatTraceparent(caller);
+  }
   s.created_at = s.updated_at = now;
   if (def.options.max_execution_time) s.deadline = now + *def.options.max_execution_time;
   for (int a : wf.start()) Push(s, a, 0, -1);
@@ -178,7 +194,18 @@ Result<Json> Engine::EvaluateInputs(const CompiledWorkflow& wf, const CompiledAc
   return out;
 }
 
+void Engine::RefreshSecrets() {
+  if (!services_.secrets_source) return;
+  services_.secrets_source(secrets_held_);
+  services_.secrets = secrets_held_.get();
+}
+
 StepResult Engine::Step(const CompiledWorkflow& wf, InstanceState& s) {
+  RefreshSecrets();
+  return StepGuarded(wf, s);
+}
+
+StepResult Engine::StepGuarded(const CompiledWorkflow& wf, InstanceState& s) {
   if (IsTerminal(s.status) || s.ready_count() == 0) return StepResult::kIdle;
   // Activities' own exceptions are caught where they run; anything reaching here means the state
   // itself is inconsistent (e.g. a corrupted stored state). Fault the instance, never the host.
@@ -227,7 +254,11 @@ StepResult Engine::StepUnguarded(const CompiledWorkflow& wf, InstanceState& s) {
     return IsTerminal(s.status) ? StepResult::kCommitPoint : StepResult::kStepped;
   }
 
+  // A span per activity execution (control flow has none), a child of the host's burst span.
+  Span span;
+  if (services_.tracer != nullptr) span = StartActivitySpan(s, a, t);
   ActivityContext ctx(*this, s, a, t, *inputs, now);
+  ctx.set_trace(&span.context());
   ActivityResult result;
   try {
     result = t.resume ? a.impl->OnResume(ctx, *t.resume) : a.impl->Execute(ctx);
@@ -268,15 +299,41 @@ StepResult Engine::StepUnguarded(const CompiledWorkflow& wf, InstanceState& s) {
       break;
     }
   }
+  if (span.recording()) {
+    span.SetAttribute("trellis.activity.status", result.kind == ActivityResult::Kind::kOutcomes ? "Completed"
+                                                 : result.kind == ActivityResult::Kind::kFailed
+                                                     ? "Faulted"
+                                                     : "Suspended");
+    // The journal record HandleFailure just wrote has the error with secrets redacted.
+    if (result.kind == ActivityResult::Kind::kFailed)
+      span.SetError(!s.journal.empty() ? std::string_view(s.journal.back().error)
+                                       : std::string_view("failed"));
+    span.End();
+  }
   UpdateStatus(s);
   if (IsTerminal(s.status) || s.status == InstanceStatus::kSuspended) step = StepResult::kCommitPoint;
   return step;
 }
 
+Span Engine::StartActivitySpan(const InstanceState& s, const CompiledActivity& a, const Token& t) {
+  TraceContext parent = s.trace;
+  if (!parent.valid()) parent = ParseTraceparent(s.traceparent).value_or(TraceContext{});
+  Span span = services_.tracer->StartSpan("activity", SpanKind::kInternal, parent);
+  if (span.recording()) {
+    span.SetName("activity " + a.def->type);
+    span.SetAttribute("trellis.instance.id", s.id);
+    span.SetAttribute("trellis.activity.id", a.def->id);
+    span.SetAttribute("trellis.activity.type", a.def->type);
+    span.SetAttribute("trellis.activity.attempt", t.attempt);
+  }
+  return span;
+}
+
 void Engine::RunBurst(const CompiledWorkflow& wf, InstanceState& s, const std::function<void()>& on_commit,
                       size_t max_steps) {
+  RefreshSecrets();  // one snapshot for the whole burst
   for (size_t i = 0; i < max_steps; ++i) {
-    StepResult r = Step(wf, s);
+    StepResult r = StepGuarded(wf, s);
     if (r == StepResult::kIdle) break;
     if (r == StepResult::kCommitPoint && on_commit) on_commit();
   }
@@ -404,6 +461,7 @@ Status Engine::ResumeBookmark(const CompiledWorkflow& wf, InstanceState& s, std:
 }
 
 void Engine::FireDueTimers(const CompiledWorkflow& wf, InstanceState& s, TimePoint now) {
+  RefreshSecrets();
   try {
     FireDueTimersUnguarded(wf, s, now);
   } catch (const std::exception& e) {
@@ -484,6 +542,7 @@ std::vector<std::string> Engine::MatchWebhook(const InstanceState& s, std::strin
 void Engine::Cancel(const CompiledWorkflow& wf, InstanceState& s, std::string_view reason) {
   // A Faulted instance keeps its work for Retry (child bookmarks included); cancelling it ends that.
   if (s.status == InstanceStatus::kCompleted || s.status == InstanceStatus::kCancelled) return;
+  RefreshSecrets();
   ClearWork(wf, s, "cancelled: " + std::string(reason));
   s.faulted_token.reset();
   s.fault_message = std::string(reason);

@@ -14,6 +14,7 @@
 #include "engine/activity.h"
 #include "engine/compiled_workflow.h"
 #include "engine/instance_state.h"
+#include "observability/tracing.h"
 
 namespace trellis {
 
@@ -22,6 +23,9 @@ struct StartOptions {
   std::string instance_id;  // generated (UUIDv7) when empty
   std::string correlation_id;
   std::string parent_id;
+  // The W3C traceparent of the caller's span (the HTTP request that starts the instance, or the
+  // parent instance's burst); the instance's trace continues it. "" or invalid: a new trace.
+  std::string traceparent;
 };
 
 enum class StepResult {
@@ -70,7 +74,11 @@ class Engine {
   friend class ActivityContext;
 
   TimePoint Now() const { return services_.clock->Now(); }
+  // Takes the current secrets from services_.secrets_source, if any (see EngineServices).
+  void RefreshSecrets();
+  StepResult StepGuarded(const CompiledWorkflow& wf, InstanceState& s);
   StepResult StepUnguarded(const CompiledWorkflow& wf, InstanceState& s);
+  Span StartActivitySpan(const InstanceState& s, const CompiledActivity& a, const Token& t);
   void FireDueTimersUnguarded(const CompiledWorkflow& wf, InstanceState& s, TimePoint now);
   void Push(InstanceState& s, int activity, uint64_t scope, int via);
   int& Live(InstanceState& s, uint64_t scope);
@@ -111,6 +119,9 @@ class Engine {
 
   const ActivityRegistry& registry_;
   EngineServices services_;
+  // The snapshot services_.secrets points into when secrets_source is set; kept alive here so
+  // that a concurrent refresh elsewhere never frees what this engine is using.
+  std::shared_ptr<const Json> secrets_held_;
   std::mt19937_64 rng_;
 };
 

@@ -225,6 +225,7 @@ Json StateToJson(const InstanceState& s, const std::vector<std::string>& ids) {
             {"incidents", incidents},
             {"faultMessage", s.fault_message}};
   if (s.faulted_token) j["faultedToken"] = TokenToJson(*s.faulted_token, ids);
+  if (!s.traceparent.empty()) j["traceparent"] = s.traceparent;
   return j;
 }
 
@@ -291,6 +292,7 @@ Result<InstanceState> ReadState(const Json& j, const std::vector<std::string>& i
   }
   s.correlation_id = r.Str(j, "correlationId");
   s.parent_id = r.Str(j, "parentId");
+  s.traceparent = r.Str(j, "traceparent");  // absent in states written before tracing
   s.created_at = r.Time(j, "createdAt");
   s.updated_at = r.Time(j, "updatedAt");
   s.finished_at = r.OptTime(j, "finishedAt");

@@ -12,6 +12,7 @@
 #include "core/clock.h"
 #include "core/json.h"
 #include "core/status.h"
+#include "observability/tracing.h"
 
 namespace trellis {
 
@@ -135,6 +136,9 @@ struct InstanceState {
   Json outputs = Json::object();  // activity id -> latest output
   std::string correlation_id;
   std::string parent_id;
+  // The W3C traceparent of the instance's start span: every burst, on any worker and after any
+  // suspension, is its child, so the instance stays one trace. "" when started with tracing off.
+  std::string traceparent;
   TimePoint created_at{};
   TimePoint updated_at{};
   std::optional<TimePoint> finished_at;
@@ -157,6 +161,8 @@ struct InstanceState {
   // Not persisted with the state: drained by the host after each burst.
   std::vector<JournalRecord> journal;
   std::vector<OutboxItem> outbox;
+  // Not persisted: the host's span for the current burst; activity spans are its children.
+  TraceContext trace;
 
   size_t ready_count() const { return ready.size() - ready_head; }
 };

@@ -10,6 +10,7 @@
 #include "core/cron.h"
 #include "core/duration.h"
 #include "core/strings.h"
+#include "script/utf8.h"
 
 namespace trellis {
 namespace {
@@ -54,7 +55,11 @@ Json NodeToJson(const YAML::Node& node, int depth, size_t* budget) {
   switch (node.Type()) {
     case YAML::NodeType::Null:
     case YAML::NodeType::Undefined: return nullptr;
-    case YAML::NodeType::Scalar: return node.Tag() == "?" ? PlainScalar(node.Scalar()) : Json(node.Scalar());
+    case YAML::NodeType::Scalar:
+      // yaml-cpp passes bytes through; JSON text (and so the store) needs UTF-8.
+      if (!script::IsValidUtf8(node.Scalar()))
+        throw YAML::Exception(node.Mark(), "the text is not valid UTF-8");
+      return node.Tag() == "?" ? PlainScalar(node.Scalar()) : Json(node.Scalar());
     case YAML::NodeType::Sequence: {
       Json arr = Json::array();
       for (const auto& item : node) arr.push_back(NodeToJson(item, depth + 1, budget));
@@ -64,6 +69,7 @@ Json NodeToJson(const YAML::Node& node, int depth, size_t* budget) {
       Json obj = Json::object();
       for (const auto& kv : node) {
         auto key = kv.first.as<std::string>();
+        if (!script::IsValidUtf8(key)) throw YAML::Exception(kv.first.Mark(), "the key is not valid UTF-8");
         if (obj.contains(key)) throw YAML::Exception(kv.first.Mark(), "duplicate key '" + key + "'");
         obj[key] = NodeToJson(kv.second, depth + 1, budget);
       }

@@ -67,6 +67,16 @@ Status PublishWorkflow(Store& store, const std::string& id, int version, TimePoi
   return store.PublishDefinition(id, version, schedules, triggers, now);
 }
 
+std::vector<ValidationError> ValidateWorkflowJson(const ActivityRegistry& registry, const Json& definition,
+                                                  bool require_id) {
+  std::vector<ValidationError> errors;
+  WorkflowDefinition def = DefinitionFromJson(definition, &errors);
+  if (errors.empty() && require_id && def.id.empty())
+    errors.push_back({"id", "is required to store a definition"});
+  if (errors.empty()) CompiledWorkflow::Compile(def, registry, &errors);
+  return errors;
+}
+
 Result<DefinitionRecord> SaveWorkflow(Store& store, const ActivityRegistry& registry, const Json& definition,
                                       bool publish, TimePoint now) {
   std::vector<ValidationError> errors;

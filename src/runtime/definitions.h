@@ -15,6 +15,11 @@ namespace trellis {
 Result<DefinitionRecord> SaveWorkflow(Store& store, const ActivityRegistry& registry, const Json& definition,
                                       bool publish, TimePoint now);
 
+// Every error that would stop SaveWorkflow storing `definition` (parse, validation, compilation),
+// each with its path. `require_id`: a definition without an id is an error.
+std::vector<ValidationError> ValidateWorkflowJson(const ActivityRegistry& registry, const Json& definition,
+                                                  bool require_id);
+
 // Publishes a stored version (schedules and triggers follow it).
 Status PublishWorkflow(Store& store, const std::string& id, int version, TimePoint now);
 

@@ -48,6 +48,24 @@ void Node::Heartbeat(TimePoint now) {
 }
 
 void Node::Start() {
+  metrics_source_ = metrics::RegisterStoreSource({
+      .queue = [&store = store_, clock = clock_]() -> std::optional<metrics::QueueStats> {
+        TimePoint now = clock->Now();
+        auto stats = store.Stats(now);
+        if (!stats.ok()) return std::nullopt;
+        metrics::QueueStats q{.depth = stats->runnable + stats->timers_due};
+        if (stats->oldest_runnable)
+          q.lag_seconds = std::max(0.0, std::chrono::duration<double>(now - *stats->oldest_runnable).count());
+        return q;
+      },
+      .database =
+          [&store = store_] {
+            StoreConnectionStats c = store.ConnectionStats();
+            return metrics::DatabaseStats{.connections_active = c.active,
+                                          .connections_idle = c.idle,
+                                          .connection_errors_total = DatabaseConnectionErrors().load()};
+          },
+  });
   started_at_ = clock_->Now();
   Heartbeat(started_at_);
   if (options_.run_worker) worker_->Start();
@@ -76,6 +94,7 @@ void Node::Stop(std::chrono::milliseconds deadline) {
       LogWarn("could not remove the node row", {{"error", s.message()}});
     LogInfo("node stopped", {{"node", id()}});
   }
+  metrics_source_.reset();
 }
 
 Result<std::pair<std::shared_ptr<const CompiledWorkflow>, InstanceState>> Node::PrepareInstance(
@@ -100,21 +119,34 @@ Result<std::string> Node::StartWorkflow(const std::string& workflow_id, std::opt
 }
 
 Result<int64_t> Node::PruneOnce(TimePoint now) {
-  int64_t total = 0;
   TimePoint before = now - options_.retention_finished;
-  while (true) {
-    auto pruned = store_.PruneFinished(before, options_.retention_batch);
-    if (!pruned.ok()) return pruned.status();
-    total += *pruned;
-    if (static_cast<size_t>(*pruned) < options_.retention_batch) break;
-    std::unique_lock lock(mu_);
-    // Small batches with a pause between them keep the database responsive for live work.
-    if (cv_.wait_for(lock, std::chrono::milliseconds(50), [this] { return stop_; })) break;
-  }
+  // Deletes in batches until one comes back short (or the node stops); returns the rows deleted.
+  auto in_batches = [&](auto&& prune) -> Result<int64_t> {
+    int64_t total = 0;
+    while (true) {
+      Result<int64_t> pruned = prune();
+      if (!pruned.ok()) return pruned.status();
+      total += *pruned;
+      if (static_cast<size_t>(*pruned) < options_.retention_batch) break;
+      std::unique_lock lock(mu_);
+      // Small batches with a pause between them keep the database responsive for live work.
+      if (cv_.wait_for(lock, std::chrono::milliseconds(50), [this] { return stop_; })) break;
+    }
+    return total;
+  };
+  auto instances = in_batches([&] { return store_.PruneFinished(before, options_.retention_batch); });
+  if (!instances.ok()) return instances.status();
   auto held = store_.PruneHeldEvents(now);
   if (!held.ok()) return held.status();
-  if (total > 0) LogInfo("retention pruned finished instances", {{"instances", total}});
-  return total;
+  // Received webhook deliveries are kept as long as finished instances.
+  auto deliveries =
+      in_batches([&] { return store_.PruneWebhookDeliveries(before, options_.retention_batch); });
+  if (!deliveries.ok()) return deliveries.status();
+  if (*instances > 0 || *deliveries > 0) {
+    LogInfo("retention pruned finished instances and webhook deliveries",
+            {{"instances", *instances}, {"webhook_deliveries", *deliveries}});
+  }
+  return *instances;
 }
 
 void Node::HousekeepingLoop() {

@@ -5,6 +5,7 @@
 
 #include <memory>
 
+#include "observability/trellis_metrics.h"
 #include "runtime/scheduler.h"
 #include "runtime/worker.h"
 
@@ -69,6 +70,8 @@ class Node {
   std::condition_variable cv_;
   bool stop_ = false;
   std::thread housekeeping_;
+  // The store's numbers for /metrics, from Start to Stop.
+  std::unique_ptr<metrics::StoreSourceRegistration> metrics_source_;
 };
 
 // "<hostname>-<pid>-<random>": unique per process, readable in `nodes` and in lease owners.

@@ -4,6 +4,7 @@
 
 #include "activities/curl_http_client.h"
 #include "core/log.h"
+#include "observability/otlp_exporter.h"
 #include "runtime/open_store.h"
 #include "security/ssrf_guard.h"
 
@@ -30,6 +31,19 @@ Result<RuntimeEnvironment> MakeRuntimeEnvironment(const config::Config& config, 
   env.http = NewCurlHttpClient(std::move(guard).value(), {});
 
   env.services.http = env.http.get();
+
+  if (std::string endpoint = config.GetString("tracing.otlp_endpoint"); !endpoint.empty()) {
+    if (endpoint.rfind("http://", 0) != 0 && endpoint.rfind("https://", 0) != 0)
+      return InvalidArgument("tracing.otlp_endpoint must be an http:// or https:// URL, not '" + endpoint +
+                             "'");
+    OtlpExporterOptions exporter;
+    exporter.endpoint = std::move(endpoint);
+    exporter.service_name = config.GetString("tracing.service_name");
+    env.tracer =
+        std::make_unique<Tracer>(std::make_unique<OtlpExporter>(std::move(exporter)),
+                                 TracerOptions{.sample_ratio = config.GetDouble("tracing.sample_ratio")});
+    env.services.tracer = env.tracer.get();
+  }
   env.services.step_timeout = config.GetDuration("limits.step_timeout");
   env.services.write_line = [](std::string_view text) { LogInfo(text, {{"source", "WriteLine"}}); };
   env.services.log = [](std::string_view level, std::string_view message) {

@@ -6,6 +6,7 @@
 
 #include "activities/http_client.h"
 #include "config/config.h"
+#include "observability/tracing.h"
 #include "runtime/node.h"
 #include "store/store.h"
 
@@ -14,6 +15,9 @@ namespace trellis {
 struct RuntimeEnvironment {
   DatabaseSettings database;
   std::unique_ptr<HttpClient> http;
+  // Null when tracing.otlp_endpoint is empty (tracing off); services.tracer points at it.
+  // Destroying it sends the spans still queued (within 5 s).
+  std::unique_ptr<Tracer> tracer;
   EngineServices services;
   NodeOptions node;
 };

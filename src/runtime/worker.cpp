@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "core/log.h"
+#include "observability/trellis_metrics.h"
 #include "runtime/new_instance.h"
 #include "store/store_util.h"
 
@@ -23,6 +24,12 @@ struct Worker::Slot {
   std::vector<Json> http_responses;
   Json committed_state;
   std::function<void(BurstReport)> done;
+  // The status last committed: metrics count a move into a final status once, not every commit of
+  // an instance that is already Faulted.
+  InstanceStatus committed_status = InstanceStatus::kRunning;
+  // From the start of a burst to its commit (ended by the committer, or when the slot is dropped);
+  // empty between bursts and when tracing is off.
+  Span burst;
 };
 
 struct Worker::PendingCommit {
@@ -55,6 +62,24 @@ Json FaultedState(Json state, const std::string& message, TimePoint now) {
                                 {"attempt", 0},
                                 {"at", FormatTime(now)}});
   return state;
+}
+
+// A burst is a child of the instance's start span (InstanceState::traceparent), so that every
+// burst of an instance, on any worker, is in one trace. Activity spans are the burst's children.
+Span StartBurstSpan(Tracer& tracer, InstanceState& s, const std::string& node_id) {
+  TraceContext parent = ParseTraceparent(s.traceparent).value_or(TraceContext{});
+  Span span = tracer.StartSpan("burst", SpanKind::kInternal, parent);
+  if (span.recording()) {
+    span.SetName("burst " + s.workflow_id);
+    span.SetAttribute("trellis.instance.id", s.id);
+    span.SetAttribute("trellis.workflow.id", s.workflow_id);
+    span.SetAttribute("trellis.workflow.version", s.version);
+    span.SetAttribute("trellis.node.id", node_id);
+  }
+  // An instance started with tracing off: its first traced burst roots the trace from now on.
+  if (!parent.valid()) s.traceparent = span.traceparent();
+  s.trace = span.context();
+  return span;
 }
 
 }  // namespace
@@ -134,6 +159,7 @@ void Worker::Stop(std::chrono::milliseconds deadline) {
     std::lock_guard lock(run_mu_);
     for (auto& slot : run_queue_)
       leftover.emplace_back(slot->loaded ? slot->state.id : slot->claimed.id, slot->epoch);
+    metrics::Trellis().active_workflows.Dec(static_cast<double>(run_queue_.size()));
     run_queue_.clear();
   }
   {
@@ -166,7 +192,9 @@ Status Worker::RunNow(std::shared_ptr<const CompiledWorkflow> wf, InstanceState 
   slot->state = std::move(state);
   slot->epoch = *epoch;
   slot->done = std::move(done);
+  slot->committed_status = slot->state.status;
   in_flight_++;
+  metrics::Trellis().active_workflows.Inc();
   Enqueue(std::move(slot));
   return Status::Ok();
 }
@@ -259,13 +287,16 @@ void Worker::DispatchLoop() {
 
 void Worker::Admit(ClaimedInstance claimed) {
   counters_.claimed++;
+  if (claimed.lease_expired) metrics::RecordLeaseExpired();
   auto slot = std::make_unique<Slot>();
   slot->loaded = false;
   slot->claimed = std::move(claimed.record);
   slot->epoch = slot->claimed.epoch;
   slot->inbox_seq_seen = slot->claimed.inbox_seq;
   slot->pending_inbox = std::move(claimed.inbox);
+  slot->committed_status = slot->claimed.status;
   in_flight_++;
+  metrics::Trellis().active_workflows.Inc();
   Enqueue(std::move(slot));
 }
 
@@ -377,6 +408,8 @@ void Worker::RunSlot(Engine& engine, std::unique_ptr<Slot> slot) {
     }
   }
   InstanceState& s = sl.state;
+  if (services_.tracer != nullptr && !sl.burst.context().valid())
+    sl.burst = StartBurstSpan(*services_.tracer, s, options_.node_id);
   if (!sl.pending_inbox.empty()) {
     std::vector<InboxItem> inbox = std::move(sl.pending_inbox);
     sl.pending_inbox.clear();
@@ -438,6 +471,7 @@ void Worker::DrainOutbox(Engine& engine, Slot& slot, InstanceCommit& commit) {
         opts.instance_id = child_id;
         opts.parent_id = s.id;
         opts.correlation_id = p.value("correlationId", "");
+        opts.traceparent = slot.burst.context().valid() ? slot.burst.traceparent() : s.traceparent;
         auto child = engine.Start(**child_wf, std::move(opts));
         if (child.ok()) {
           NewInstance n = NewInstanceFrom(*child, **child_wf);
@@ -484,6 +518,7 @@ void Worker::SubmitCommit(Engine& engine, std::unique_ptr<Slot> slot, bool relea
   // A child that could not start resumes its parent at once: keep going.
   if (!terminal && s.ready_count() > 0 && !draining_.load()) release = false;
   c.status = s.status;
+  if (sl.burst.recording()) sl.burst.SetAttribute("trellis.instance.status", InstanceStatusName(s.status));
   c.release = release;
   c.has_ready = s.ready_count() > 0;
   c.finished_at = s.finished_at;
@@ -582,7 +617,17 @@ void Worker::CommitLoop() {
       counters_.commits++;
       if (c.status == InstanceStatus::kCompleted) counters_.completed++;
       if (c.status == InstanceStatus::kFaulted) counters_.faulted++;
+      for (const auto& r : c.journal) metrics::RecordActivityExecution(r.activity_type, r.status);
+      if (IsTerminal(c.status) && c.status != p->slot->committed_status) {
+        Slot& sl = *p->slot;
+        TimePoint created = sl.claimed.id.empty() ? sl.state.created_at : sl.claimed.created_at;
+        metrics::RecordWorkflowFinished(
+            InstanceStatusName(c.status),
+            std::chrono::duration<double>(c.finished_at.value_or(c.now) - created).count());
+      }
+      p->slot->committed_status = c.status;
       if (p->keep_running) {
+        p->slot->burst = Span();  // ends it: the next burst gets its own span
         continuing.push_back(std::move(p->slot));
         continue;
       }
@@ -600,6 +645,8 @@ void Worker::CommitLoop() {
 }
 
 void Worker::Finish(std::unique_ptr<Slot> slot, bool committed, std::string error) {
+  if (!committed) slot->burst.SetError(error);
+  slot->burst.End();
   if (slot->done) {
     BurstReport report;
     report.instance_id = slot->state.id;
@@ -612,6 +659,7 @@ void Worker::Finish(std::unique_ptr<Slot> slot, bool committed, std::string erro
   }
   slot.reset();
   in_flight_--;
+  metrics::Trellis().active_workflows.Dec();
   wake_cv_.notify_all();
 }
 

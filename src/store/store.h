@@ -24,6 +24,7 @@
 // be reached (callers retry with backoff), NotFound, Conflict, FailedPrecondition as documented.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <map>
@@ -206,6 +207,7 @@ struct ClaimRequest {
 struct ClaimedInstance {
   InstanceRecord record;         // with state_text (not state), the new epoch and the inbox_seq seen
   std::vector<InboxItem> inbox;  // oldest first
+  bool lease_expired = false;    // claimed because its previous owner's lease had expired
 };
 
 // One instance's commit point: written atomically, and only if `epoch` is still current.
@@ -262,6 +264,19 @@ struct MigrationInfo {
   std::optional<TimePoint> applied_at;  // nullopt: pending
 };
 
+// The store's database connections now (trellis_database_connections_active|idle).
+struct StoreConnectionStats {
+  int64_t active = 0;  // in use (or being opened)
+  int64_t idle = 0;    // open, waiting in a pool
+};
+
+// Failed connects/opens and connections lost, in this process, by either provider (counted before
+// a store exists too): trellis_database_connection_errors_total.
+inline std::atomic<int64_t>& DatabaseConnectionErrors() {
+  static std::atomic<int64_t> errors{0};
+  return errors;
+}
+
 struct StoreStats {
   std::map<std::string, int64_t> instances_by_status;
   int64_t runnable = 0;                      // queue depth: runnable instances not leased
@@ -277,6 +292,48 @@ class WorkListener {
   virtual bool Wait(std::chrono::milliseconds timeout) = 0;
   // Wakes a Wait() in progress (graceful stop).
   virtual void Interrupt() = 0;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Secrets, API keys, webhook deliveries (the server's tables).
+
+// A secret as stored: the value sealed with AES-256-GCM (security/secret_box.h) under `key_id`.
+struct SecretRecord {
+  std::string name;
+  std::string key_id;
+  std::string nonce;       // raw bytes
+  std::string ciphertext;  // raw bytes, GCM tag appended
+  TimePoint created_at{};
+  TimePoint updated_at{};
+};
+
+struct ApiKeyRecord {
+  std::string id;
+  std::string name;
+  std::string prefix;  // the first characters of the key, shown in listings
+  std::string hash;    // hex SHA-256 of the whole key; the key itself is never stored
+  std::string role;    // admin | editor | operator | viewer
+  TimePoint created_at{};
+  std::optional<TimePoint> expires_at;
+  std::optional<TimePoint> last_used_at;
+};
+
+struct WebhookDeliveryRecord {
+  std::string id;
+  std::string path;  // without the leading '/'
+  std::string method;
+  Json headers = Json::object();
+  Json query = Json::object();
+  std::string body;
+  int status = 0;                         // the HTTP status answered
+  std::vector<std::string> instance_ids;  // started or resumed
+  TimePoint received_at{};
+};
+
+struct WebhookDeliveryFilter {
+  std::string path;  // empty: all
+  size_t limit = 50;
+  std::string cursor;  // newest first
 };
 
 class Store {
@@ -387,6 +444,39 @@ class Store {
   virtual Result<int64_t> PruneHeldEvents(TimePoint now) = 0;
 
   virtual Result<StoreStats> Stats(TimePoint now) = 0;
+  // Cheap (no query): for metrics on every scrape.
+  virtual StoreConnectionStats ConnectionStats() const { return {}; }
+
+  // Secrets. PutSecret inserts or replaces (a replacement keeps the stored created_at; a zero
+  // created_at or updated_at is stamped with now). ListSecrets returns every record, sealed,
+  // ordered by name (byte order). SecretsGeneration changes whenever a secret is put or deleted (by any
+  // process sharing the database) and never on reads, so a cache can tell cheaply that it is stale.
+  virtual Status PutSecret(const SecretRecord& secret) = 0;
+  virtual Status DeleteSecret(const std::string& name) = 0;  // NotFound when absent
+  virtual Result<std::vector<SecretRecord>> ListSecrets() = 0;
+  virtual Result<int64_t> SecretsGeneration() = 0;
+
+  // API keys (stored hashed). A zero created_at is stamped with now.
+  virtual Status InsertApiKey(const ApiKeyRecord& key) = 0;  // Conflict on a duplicate id or hash
+  // The key with this hash, expired or not (the caller checks expires_at); nullopt when none.
+  virtual Result<std::optional<ApiKeyRecord>> FindApiKey(const std::string& hash) = 0;
+  virtual Result<std::vector<ApiKeyRecord>> ListApiKeys() = 0;  // ordered by created_at, then id
+  virtual Status DeleteApiKey(const std::string& id) = 0;       // NotFound when absent
+  // Sets last_used_at to `now` (never moves it back). NotFound when absent.
+  virtual Status TouchApiKey(const std::string& id, TimePoint now) = 0;
+
+  // Webhook deliveries (kept for inspection and replay; pruned with retention). Insert: Conflict on
+  // a duplicate id; a zero received_at is stamped with now. Update sets the answered status and the
+  // instances started or resumed; NotFound when absent.
+  virtual Status InsertWebhookDelivery(const WebhookDeliveryRecord& delivery) = 0;
+  virtual Status UpdateWebhookDelivery(const std::string& id, int status,
+                                       const std::vector<std::string>& instance_ids) = 0;
+  virtual Result<WebhookDeliveryRecord> GetWebhookDelivery(const std::string& id) = 0;  // NotFound
+  // Newest first (received_at, then id, descending), optionally only one path; InvalidArgument on a
+  // bad cursor.
+  virtual Result<Page<WebhookDeliveryRecord>> ListWebhookDeliveries(const WebhookDeliveryFilter& filter) = 0;
+  // Deletes up to `batch` deliveries received before `before`, oldest first. Returns how many.
+  virtual Result<int64_t> PruneWebhookDeliveries(TimePoint before, size_t batch) = 0;
 
   // Wake-ups: a listener that is signalled when instances are created or made runnable (NOTIFY on
   // PostgreSQL, in-process on SQLite).

@@ -248,7 +248,19 @@ class WorkerFleet {
 
   // Starts one worker; nullptr (with a test failure) if it cannot start.
   ChildProcess* Start(const std::vector<std::string>& extra_sets = {}, const std::string& name = "") {
-    std::vector<std::string> argv = {TRELLIS_BINARY, "worker", "--set", "log.format=text"};
+    return StartCommand("worker", extra_sets, name);
+  }
+  // A `trellis server` on a free port (see ListeningUrl).
+  ChildProcess* StartServer(const std::vector<std::string>& extra_sets = {}, const std::string& name = "") {
+    std::vector<std::string> sets = {"server.port=0"};
+    sets.insert(sets.end(), extra_sets.begin(), extra_sets.end());
+    return StartCommand("server", sets, name.empty() ? "server-" + std::to_string(procs_.size() + 1) : name);
+  }
+
+  ChildProcess* StartCommand(const std::string& command, const std::vector<std::string>& extra_sets,
+                             const std::string& name) {
+    std::vector<std::string> argv = {TRELLIS_BINARY,    command, "--set",
+                                     "log.format=text", "--set", "worker.port=0"};
     for (const auto& s : sets_) argv.insert(argv.end(), {"--set", s});
     for (const auto& s : extra_sets) argv.insert(argv.end(), {"--set", s});
     std::string log =
@@ -311,6 +323,28 @@ class WorkerFleet {
 
 // A test fixture with a temp dir (removed when the test passed) whose worker logs are printed when
 // the test failed.
+// The URL a server or worker process listens on, read from its "... ready" log line
+// ("url=http://127.0.0.1:PORT" or "health=http://..."); "" when it did not get ready in time.
+inline std::string ListeningUrl(const ChildProcess& p, std::chrono::milliseconds limit = 30s) {
+  std::string url;
+  WaitUntil(
+      [&] {
+        std::string log = p.ReadLog();
+        for (const char* key : {"trellis server ready", "trellis worker ready"}) {
+          size_t at = log.find(key);
+          if (at == std::string::npos) continue;
+          size_t h = log.find("http://", at);
+          if (h == std::string::npos) continue;
+          size_t end = log.find_first_of(" \n\"", h);
+          url = log.substr(h, end == std::string::npos ? std::string::npos : end - h);
+          return true;
+        }
+        return false;
+      },
+      limit);
+  return url;
+}
+
 class ClusterTest : public ::testing::Test {
  protected:
   void SetUp() override { dir_ = MakeTempDir("trellis-cluster"); }

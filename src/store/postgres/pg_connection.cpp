@@ -6,6 +6,8 @@
 #include <charconv>
 #include <cstring>
 
+#include "store/store.h"
+
 namespace trellis::pg {
 
 namespace {
@@ -86,6 +88,7 @@ Status Connection::ErrorFrom(PGresult* res, const char* what) {
   if (message.empty()) message = Trimmed(PQerrorMessage(conn_));
   if (res) PQclear(res);
   if (PQstatus(conn_) != CONNECTION_OK || IsConnectionSqlState(last_sql_state_) || (!state && !res)) {
+    if (!broken_) DatabaseConnectionErrors()++;
     broken_ = true;
     return Unavailable(std::string("PostgreSQL connection lost (") + what + "): " + message);
   }
@@ -133,6 +136,7 @@ bool Connection::CheckIdle() {
   if (poll(&p, 1, 0) > 0) {
     // An idle connection has nothing to read unless the server is closing it.
     if (!PQconsumeInput(conn_) || PQstatus(conn_) != CONNECTION_OK) {
+      DatabaseConnectionErrors()++;
       broken_ = true;
       return false;
     }
@@ -147,9 +151,13 @@ Result<std::unique_ptr<Connection>> Connect(const DatabaseSettings& settings, co
   const char* keys[] = {"dbname", "connect_timeout", "fallback_application_name", nullptr};
   const char* values[] = {settings.pg_conninfo.c_str(), timeout.c_str(), "trellis", nullptr};
   PGconn* raw = PQconnectdbParams(keys, values, /*expand_dbname=*/1);
-  if (!raw) return Unavailable("cannot connect to " + describe + ": out of memory");
+  if (!raw) {
+    DatabaseConnectionErrors()++;
+    return Unavailable("cannot connect to " + describe + ": out of memory");
+  }
   auto conn = std::make_unique<Connection>(raw);
   if (PQstatus(raw) != CONNECTION_OK) {
+    DatabaseConnectionErrors()++;
     return Unavailable("cannot connect to " + describe + ": " + Trimmed(PQerrorMessage(raw)));
   }
   PQsetNoticeProcessor(
@@ -157,7 +165,10 @@ Result<std::unique_ptr<Connection>> Connect(const DatabaseSettings& settings, co
   if (settings.statement_timeout.count() > 0) {
     Status s =
         conn->ExecScript("SET statement_timeout = " + std::to_string(settings.statement_timeout.count()));
-    if (!s.ok()) return Unavailable("cannot set up a connection to " + describe + ": " + s.message());
+    if (!s.ok()) {
+      if (conn->healthy()) DatabaseConnectionErrors()++;  // else ErrorFrom counted the lost connection
+      return Unavailable("cannot set up a connection to " + describe + ": " + s.message());
+    }
   }
   return conn;
 }
@@ -197,6 +208,11 @@ Result<Pool::Lease> Pool::Acquire() {
     conn = std::move(opened).value();
   }
   return Lease(this, std::move(conn));
+}
+
+std::pair<size_t, size_t> Pool::InUseAndIdle() const {
+  std::lock_guard lock(mu_);
+  return {in_use_, idle_.size()};
 }
 
 void Pool::Return(std::unique_ptr<Connection> conn) {

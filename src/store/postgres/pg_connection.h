@@ -158,13 +158,15 @@ class Pool {
 
   const DatabaseSettings& settings() const { return settings_; }
   const std::string& describe() const { return describe_; }
+  // Connections leased (or being opened), and open ones waiting (for metrics).
+  std::pair<size_t, size_t> InUseAndIdle() const;
 
  private:
   void Return(std::unique_ptr<Connection> conn);
 
   const DatabaseSettings settings_;
   const std::string describe_;
-  std::mutex mu_;  // guards idle_ and in_use_
+  mutable std::mutex mu_;  // guards idle_ and in_use_
   std::condition_variable freed_;
   std::vector<std::unique_ptr<Connection>> idle_;
   size_t in_use_ = 0;  // slots taken (leased or being opened)

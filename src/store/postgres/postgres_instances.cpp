@@ -282,23 +282,27 @@ Result<std::vector<ClaimedInstance>> PostgresStore::Claim(const ClaimRequest& re
   // write bumps inbox_seq).
   static const std::string kSql =
       std::string(
-          "WITH r AS (SELECT id, created_at AS due FROM workflow_instances WHERE runnable "
+          "WITH r AS (SELECT id, created_at AS due, false AS expired FROM workflow_instances WHERE runnable "
           "AND lease_owner IS NULL AND status NOT IN ('Completed', 'Cancelled') "
           "ORDER BY created_at LIMIT $3 FOR UPDATE SKIP LOCKED), "
-          "t AS (SELECT id, wake_at AS due FROM workflow_instances WHERE wake_at <= $2::bigint "
+          "t AS (SELECT id, wake_at AS due, false AS expired FROM workflow_instances "
+          "WHERE wake_at <= $2::bigint "
           "AND wake_at IS NOT NULL AND lease_owner IS NULL AND NOT runnable "
           "AND status NOT IN ('Completed', 'Cancelled') ORDER BY wake_at LIMIT $3 FOR UPDATE SKIP LOCKED), "
-          "e AS (SELECT id, lease_expires AS due FROM workflow_instances WHERE lease_expires < $2::bigint "
+          "e AS (SELECT id, lease_expires AS due, true AS expired FROM workflow_instances "
+          "WHERE lease_expires < $2::bigint "
           "AND lease_owner IS NOT NULL AND status NOT IN ('Completed', 'Cancelled') "
           "ORDER BY lease_expires LIMIT $3 FOR UPDATE SKIP LOCKED), "
-          "p AS (SELECT id, due FROM (SELECT id, due FROM r UNION ALL SELECT id, due FROM t UNION ALL "
-          "SELECT id, due FROM e) x ORDER BY due, id LIMIT $3), "
+          "p AS (SELECT id, due, expired FROM (SELECT id, due, expired FROM r UNION ALL "
+          "SELECT id, due, expired FROM t UNION ALL SELECT id, due, expired FROM e) x "
+          "ORDER BY due, id LIMIT $3), "
           "u AS (UPDATE workflow_instances w SET lease_owner = $1, lease_expires = $2::bigint + $4::bigint, "
-          "epoch = w.epoch + 1, runnable = false FROM p WHERE w.id = p.id RETURNING w.*, p.due) SELECT ") +
+          "epoch = w.epoch + 1, runnable = false FROM p WHERE w.id = p.id "
+          "RETURNING w.*, p.due, p.expired) SELECT ") +
       pg::kInstanceCols +
       ", state, CASE WHEN u.inbox_seq > 0 THEN (SELECT coalesce(json_agg(json_build_array(i.id, i.kind, "
       "i.bookmark_id, i.payload, i.created_at) ORDER BY i.id), '[]') FROM inbox i WHERE i.instance_id = "
-      "u.id) END FROM u ORDER BY due, id";
+      "u.id) END, expired FROM u ORDER BY due, id";
   std::vector<ClaimedInstance> out;
   if (req.limit == 0) return out;
   // kWrite: a claim whose answer was lost is not repeated; its leases expire.
@@ -314,6 +318,7 @@ Result<std::vector<ClaimedInstance>> PostgresStore::Claim(const ClaimRequest& re
     for (int i = 0; i < r->size(); ++i) {
       ClaimedInstance ci{.record = pg::InstanceFromRow(*r, i, -1)};
       ci.record.state_text = r->Text(i, 17);
+      ci.lease_expired = r->Bool(i, 19);
       if (r->IsNull(i, 18)) {
         out.push_back(std::move(ci));
         continue;

@@ -182,6 +182,11 @@ Result<int64_t> PostgresStore::PruneHeldEvents(TimePoint now) {
   return n;
 }
 
+StoreConnectionStats PostgresStore::ConnectionStats() const {
+  auto [in_use, idle] = pool_.InUseAndIdle();
+  return {.active = static_cast<int64_t>(in_use), .idle = static_cast<int64_t>(idle)};
+}
+
 Result<StoreStats> PostgresStore::Stats(TimePoint now) {
   StoreStats stats;
   Status s = Run(Mode::kRead, [&](pg::Connection& c) -> Status {

@@ -1,9 +1,11 @@
 // The PostgreSQL Store (private to src/store/postgres/). Methods are split by area:
-// postgres_store.cpp (open, migrations, definitions, schedules, nodes, retention, stats),
-// postgres_instances.cpp (instances, claims, leases, signals), postgres_commit.cpp (group
-// commit), postgres_listener.cpp (LISTEN/NOTIFY). Every operation runs through Run(), which
-// acquires a pooled connection, wraps the work in a transaction when asked, and retries
-// serialization failures, deadlocks, and a connection that broke before anything was committed.
+// postgres_store.cpp (open, Run(), migrations, definitions), postgres_maintenance.cpp (schedules,
+// nodes, retention, stats), postgres_instances.cpp (instances, claims, leases, signals),
+// postgres_commit.cpp (group commit), postgres_listener.cpp (LISTEN/NOTIFY) and
+// postgres_server_tables.cpp (secrets, API keys, webhook deliveries). Every operation runs through
+// Run(), which acquires a pooled connection, wraps the work in a transaction when asked, and
+// retries serialization failures, deadlocks, and a connection that broke before anything was
+// committed.
 #pragma once
 
 #include <functional>
@@ -87,6 +89,25 @@ class PostgresStore final : public Store {
   Result<int64_t> PruneFinished(TimePoint before, size_t batch) override;
   Result<int64_t> PruneHeldEvents(TimePoint now) override;
   Result<StoreStats> Stats(TimePoint now) override;
+  StoreConnectionStats ConnectionStats() const override;
+
+  Status PutSecret(const SecretRecord& secret) override;
+  Status DeleteSecret(const std::string& name) override;
+  Result<std::vector<SecretRecord>> ListSecrets() override;
+  Result<int64_t> SecretsGeneration() override;
+
+  Status InsertApiKey(const ApiKeyRecord& key) override;
+  Result<std::optional<ApiKeyRecord>> FindApiKey(const std::string& hash) override;
+  Result<std::vector<ApiKeyRecord>> ListApiKeys() override;
+  Status DeleteApiKey(const std::string& id) override;
+  Status TouchApiKey(const std::string& id, TimePoint now) override;
+
+  Status InsertWebhookDelivery(const WebhookDeliveryRecord& delivery) override;
+  Status UpdateWebhookDelivery(const std::string& id, int status,
+                               const std::vector<std::string>& instance_ids) override;
+  Result<WebhookDeliveryRecord> GetWebhookDelivery(const std::string& id) override;
+  Result<Page<WebhookDeliveryRecord>> ListWebhookDeliveries(const WebhookDeliveryFilter& filter) override;
+  Result<int64_t> PruneWebhookDeliveries(TimePoint before, size_t batch) override;
   Result<std::unique_ptr<WorkListener>> Listen() override;
 
  private:

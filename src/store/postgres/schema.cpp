@@ -175,6 +175,16 @@ CREATE TABLE nodes (
   heartbeat_at  BIGINT  NOT NULL
 );
 )sql"},
+      // Counters every process sees (secrets_generation: bumped by each secret put or delete, in the
+      // same transaction), and the path filter of the webhook delivery listing.
+      {2, "store_meta", R"sql(
+CREATE TABLE store_meta (
+  name   TEXT    PRIMARY KEY,
+  value  BIGINT  NOT NULL
+);
+INSERT INTO store_meta (name, value) VALUES ('secrets_generation', 0);
+CREATE INDEX webhook_deliveries_path ON webhook_deliveries (path, received_at DESC, id DESC);
+)sql"},
   };
   return kMigrations;
 }

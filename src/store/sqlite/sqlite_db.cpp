@@ -47,6 +47,13 @@ SqliteStmt& SqliteStmt::Bind(int i, std::string_view v) {
   return *this;
 }
 
+SqliteStmt& SqliteStmt::Bind(int i, SqliteBlob v) {
+  // A null pointer would bind NULL; empty bytes are an empty BLOB.
+  const char* data = v.bytes.data() != nullptr ? v.bytes.data() : "";
+  sqlite3_bind_blob64(stmt_, i, data, v.bytes.size(), SQLITE_TRANSIENT);
+  return *this;
+}
+
 SqliteStmt& SqliteStmt::Bind(int i, TimePoint t) {
   return Bind(i, ToMillis(t));
 }
@@ -79,6 +86,12 @@ std::string_view SqliteStmt::View(int c) const {
   const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, c));
   if (text == nullptr) return {};
   return {text, static_cast<size_t>(sqlite3_column_bytes(stmt_, c))};
+}
+
+std::string SqliteStmt::BlobAt(int c) const {
+  const auto* bytes = static_cast<const char*>(sqlite3_column_blob(stmt_, c));
+  if (bytes == nullptr) return {};
+  return {bytes, static_cast<size_t>(sqlite3_column_bytes(stmt_, c))};
 }
 
 TimePoint SqliteStmt::Time(int c) const {

@@ -41,6 +41,11 @@ inline std::string JsonText(const Json& j) {
 // the runtime), constraint violations Conflict, the rest Internal.
 Status SqliteStatus(sqlite3* db, int rc, std::string_view what);
 
+// Raw bytes to bind as a BLOB (a string binds as TEXT).
+struct SqliteBlob {
+  std::string_view bytes;
+};
+
 // A prepared statement borrowed from the cache. Resets and clears its bindings when it goes out of
 // scope, so the cached statement is ready for the next user.
 class SqliteStmt {
@@ -59,6 +64,7 @@ class SqliteStmt {
   SqliteStmt& Bind(int i, std::string_view v);
   SqliteStmt& Bind(int i, const std::string& v) { return Bind(i, std::string_view(v)); }
   SqliteStmt& Bind(int i, const char* v) { return Bind(i, std::string_view(v)); }
+  SqliteStmt& Bind(int i, SqliteBlob v);
   SqliteStmt& Bind(int i, TimePoint t);
   SqliteStmt& Bind(int i, const std::optional<TimePoint>& t);
   SqliteStmt& Bind(int i, std::nullopt_t);
@@ -80,6 +86,8 @@ class SqliteStmt {
   bool Bool(int c) const { return sqlite3_column_int64(stmt_, c) != 0; }
   std::string_view View(int c) const;
   std::string Text(int c) const { return std::string(View(c)); }
+  // A BLOB column's bytes (NULL: empty).
+  std::string BlobAt(int c) const;
   TimePoint Time(int c) const;
   std::optional<TimePoint> OptTime(int c) const;
   // Parses a JSON text column; NULL is null. Throws SqliteError (Internal) on invalid JSON.

@@ -211,28 +211,32 @@ Result<std::vector<ClaimedInstance>> SqliteStore::Claim(const ClaimRequest& requ
     // Three index range scans, merged by due time: unleased runnable instances by age, unleased
     // due timers, and expired leases (a worker died mid-burst). Claiming clears `runnable`, so the
     // first scan never walks past instances in flight.
-    std::vector<std::string> ids;
+    std::vector<std::pair<std::string, bool>> ids;  // id, its lease had expired
     {
       auto stmt = db_->Prepare(
-          "SELECT id, MIN(due) AS due FROM ("
-          "SELECT * FROM (SELECT id, created_at AS due FROM workflow_instances WHERE runnable = 1 "
+          "SELECT id, MIN(due) AS due, MAX(expired) FROM ("
+          "SELECT * FROM (SELECT id, created_at AS due, 0 AS expired FROM workflow_instances "
+          "WHERE runnable = 1 "
           "AND lease_owner IS NULL AND status NOT IN ('Completed', 'Cancelled') ORDER BY created_at LIMIT "
           "?2) "
           "UNION ALL "
-          "SELECT * FROM (SELECT id, wake_at AS due FROM workflow_instances WHERE wake_at <= ?1 "
+          "SELECT * FROM (SELECT id, wake_at AS due, 0 AS expired FROM workflow_instances "
+          "WHERE wake_at <= ?1 "
           "AND lease_owner IS NULL AND status NOT IN ('Completed', 'Cancelled') ORDER BY wake_at LIMIT ?2) "
           "UNION ALL "
-          "SELECT * FROM (SELECT id, lease_expires AS due FROM workflow_instances WHERE lease_expires < ?1 "
+          "SELECT * FROM (SELECT id, lease_expires AS due, 1 AS expired FROM workflow_instances "
+          "WHERE lease_expires < ?1 "
           "AND lease_owner IS NOT NULL AND status NOT IN ('Completed', 'Cancelled') "
           "ORDER BY lease_expires LIMIT ?2)"
           ") GROUP BY id ORDER BY due, id LIMIT ?2");
       stmt.Args(request.now, static_cast<int64_t>(request.limit));
-      while (stmt.Step()) ids.push_back(stmt.Text(0));
+      while (stmt.Step()) ids.emplace_back(stmt.Text(0), stmt.Int(2) != 0);
     }
     out.reserve(ids.size());
     TimePoint expires = request.now + request.lease;
-    for (const auto& id : ids) {
+    for (const auto& [id, expired] : ids) {
       ClaimedInstance claimed;
+      claimed.lease_expired = expired;
       {
         auto stmt = db_->Prepare(
             "UPDATE workflow_instances SET lease_owner = ?, lease_expires = ?, epoch = epoch + 1, "

@@ -56,15 +56,20 @@ Result<std::unique_ptr<Store>> OpenSqliteStore(const DatabaseSettings& settings,
     std::error_code ec;
     std::filesystem::path parent = std::filesystem::path(path).parent_path();
     if (!parent.empty()) std::filesystem::create_directories(parent, ec);
-    if (ec)
+    if (ec) {
+      DatabaseConnectionErrors()++;
       return Unavailable("cannot create the directory " + parent.string() + " for " + path + ": " +
                          ec.message());
+    }
     auto locked = SqliteFileLock::Acquire(path);
     if (!locked.ok()) return locked.status();
     lock = std::move(locked).value();
   }
   auto db = SqliteDb::Open(path);
-  if (!db.ok()) return db.status();
+  if (!db.ok()) {
+    DatabaseConnectionErrors()++;
+    return db.status();
+  }
   return std::unique_ptr<Store>(new SqliteStore(path, std::move(lock), std::move(db).value(), options));
 }
 

@@ -1,7 +1,8 @@
 // SqliteStore: the Store on one SQLite connection. Its methods live in several files:
 // sqlite_store.cpp (opening, migrations, nodes, retention, stats, wake-ups),
 // sqlite_definitions.cpp (definitions, schedules, triggers), sqlite_instances.cpp (instances,
-// journal, claims, leases) and sqlite_signals.cpp (commits and inbox deliveries).
+// journal, claims, leases), sqlite_signals.cpp (commits and inbox deliveries) and
+// sqlite_server_tables.cpp (secrets, API keys, webhook deliveries).
 #pragma once
 
 #include <condition_variable>
@@ -78,6 +79,26 @@ class SqliteStore final : public Store {
   Result<int64_t> PruneFinished(TimePoint before, size_t batch) override;
   Result<int64_t> PruneHeldEvents(TimePoint now) override;
   Result<StoreStats> Stats(TimePoint now) override;
+  // One connection, always open: reported as active.
+  StoreConnectionStats ConnectionStats() const override { return {.active = 1, .idle = 0}; }
+
+  Status PutSecret(const SecretRecord& secret) override;
+  Status DeleteSecret(const std::string& name) override;
+  Result<std::vector<SecretRecord>> ListSecrets() override;
+  Result<int64_t> SecretsGeneration() override;
+
+  Status InsertApiKey(const ApiKeyRecord& key) override;
+  Result<std::optional<ApiKeyRecord>> FindApiKey(const std::string& hash) override;
+  Result<std::vector<ApiKeyRecord>> ListApiKeys() override;
+  Status DeleteApiKey(const std::string& id) override;
+  Status TouchApiKey(const std::string& id, TimePoint now) override;
+
+  Status InsertWebhookDelivery(const WebhookDeliveryRecord& delivery) override;
+  Status UpdateWebhookDelivery(const std::string& id, int status,
+                               const std::vector<std::string>& instance_ids) override;
+  Result<WebhookDeliveryRecord> GetWebhookDelivery(const std::string& id) override;
+  Result<Page<WebhookDeliveryRecord>> ListWebhookDeliveries(const WebhookDeliveryFilter& filter) override;
+  Result<int64_t> PruneWebhookDeliveries(TimePoint before, size_t batch) override;
   Result<std::unique_ptr<WorkListener>> Listen() override;
 
  private:

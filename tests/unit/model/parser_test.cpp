@@ -275,6 +275,17 @@ TEST(YamlToJsonTest, SyntaxErrorReportsLineAndColumn) {
   EXPECT_NE(error.find("column "), std::string::npos) << error;
 }
 
+TEST(YamlToJsonTest, InvalidUtf8IsASyntaxErrorNotAStringJsonCannotHold) {
+  // yaml-cpp passes bytes through; nlohmann::json throws when dumping them (found by fuzz_definition).
+  for (const char* text : {"id: caf\xe9\n", "variables: {\"\xff\": 1}\n", "- \xed\xa0\x80\n"}) {
+    Json out;
+    std::string error;
+    EXPECT_FALSE(YamlToJson(text, &out, &error)) << text;
+    EXPECT_NE(error.find("not valid UTF-8"), std::string::npos) << error;
+  }
+  EXPECT_EQ(Yaml("id: caf\xc3\xa9\n")["id"], "caf\xc3\xa9");
+}
+
 TEST(YamlToJsonTest, JsonIsAcceptedAsYaml) {
   Json j = Yaml(R"({"a": [1, 2.5, "3", true, null], "b": {"c": "d"}})");
   EXPECT_EQ(j, Json::parse(R"({"a": [1, 2.5, "3", true, null], "b": {"c": "d"}})"));

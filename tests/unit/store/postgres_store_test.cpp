@@ -1,6 +1,6 @@
 // PostgreSQL-only behaviour of the store (the shared contract is in the conformance suite):
 // concurrent migrations, checksums, what Describe() shows, an unreachable or restarted server,
-// LISTEN/NOTIFY wake-ups across store objects, and pool exhaustion.
+// LISTEN/NOTIFY wake-ups and the secrets generation across store objects, and pool exhaustion.
 #include <gtest/gtest.h>
 #include <libpq-fe.h>
 #include <netinet/in.h>
@@ -157,6 +157,31 @@ TEST(PostgresStoreTest, EightConcurrentMigratorsApplyEachMigrationOnce) {
   auto status = stores[0]->MigrationStatus();
   ASSERT_TRUE(status.ok());
   for (const auto& m : *status) EXPECT_TRUE(m.applied_at.has_value()) << m.name;
+}
+
+TEST(PostgresStoreTest, SecretsGenerationChangeIsSeenByAnotherStore) {
+  // Two store objects with their own pools stand for two processes sharing the database.
+  std::string url = testing::PostgresTestUrlForNewDatabase();
+  ASSERT_FALSE(url.empty());
+  auto a = Open(url, 2);
+  auto b = Open(url, 2);
+  ASSERT_NE(a, nullptr);
+  ASSERT_NE(b, nullptr);
+  ASSERT_TRUE(a->Migrate().ok());
+  auto g0 = b->SecretsGeneration();
+  ASSERT_TRUE(g0.ok()) << g0.status().ToString();
+  ASSERT_TRUE(a->PutSecret(SecretRecord{.name = "s", .key_id = "k", .nonce = "n", .ciphertext = "c"}).ok());
+  auto g1 = b->SecretsGeneration();
+  ASSERT_TRUE(g1.ok());
+  EXPECT_NE(*g1, *g0);
+  auto listed = b->ListSecrets();
+  ASSERT_TRUE(listed.ok());
+  ASSERT_EQ(listed->size(), 1u);
+  EXPECT_NE(listed->front().created_at, TimePoint{}) << "a zero created_at is stamped";
+  ASSERT_TRUE(b->DeleteSecret("s").ok());
+  auto g2 = a->SecretsGeneration();
+  ASSERT_TRUE(g2.ok());
+  EXPECT_NE(*g2, *g1);
 }
 
 TEST(PostgresStoreTest, TamperedChecksumFailsMigrateNamingTheMigration) {

@@ -1,0 +1,521 @@
+// HTTP benchmarks of the real `trellis server` binary, started as a child process, on SQLite (a
+// temp file) and on PostgreSQL (a fresh database in the server scripts/with-postgres runs). The
+// load comes from bench/http_load.{h,cpp}. Prints one JSON object; with --include FILE, the JSON
+// object in FILE (the other benchmarks) is merged into it.
+//
+//   start_to_ready_ms: spawn to the first 200 from /health/ready (polled every 1 ms), median of
+//     5 starts on an existing SQLite database (start_to_ready_fresh_db_ms: on new files, with the
+//     migrations);
+//   idle_rss_mb: VmRSS after 2 s idle from start (idle_rss_after_load_mb_*: after the benchmarks);
+//   http_webhook_workflows_per_sec_*: N webhooks (closed loop) each starting a three-activity
+//     workflow (a commit point after every activity); N / (first request to last completion,
+//     seen by polling GET /api/stats);
+//   http_execute_sustainable_per_sec_*: closed-loop rate of POST /api/workflows/{id}/execute with
+//     {"wait": true} on 16 connections;
+//   http_execute_wait_p99_ms_*: p99 latency of the same at half that rate, open loop (latency from
+//     the scheduled send time).
+// The *_details objects hold request latencies, CPU used by the server, PostgreSQL and the whole
+// machine (this machine is shared: machine_busy_cores shows how much other work ran).
+#include <libpq-fe.h>
+#include <signal.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <functional>
+#include <iostream>
+#include <random>
+#include <thread>
+
+#include "core/json.h"
+#include "http_load.h"
+#include "server_process.h"
+
+namespace trellis::bench {
+namespace {
+
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+namespace fs = std::filesystem;
+
+double Seconds(Clock::duration d) {
+  return std::chrono::duration<double>(d).count();
+}
+
+// The three activities of bench/durable_bench.cpp, each a commit point.
+Json ThreeActivityWorkflow(const std::string& id, const std::string& webhook_path) {
+  Json def = {
+      {"id", id},
+      {"name", id},
+      {"options", {{"commit", "activity"}}},
+      {"activities", Json::array({{{"id", "a"}, {"type", "SetVariable"}, {"name", "x"}, {"value", 1}},
+                                  {{"id", "b"}, {"type", "SetVariable"}, {"name", "y"}, {"value", 2}},
+                                  {{"id", "c"}, {"type", "SetOutput"}, {"name", "done"}, {"value", true}}})}};
+  if (!webhook_path.empty()) def["triggers"] = Json::array({{{"type", "Webhook"}, {"path", webhook_path}}});
+  return def;
+}
+
+struct Settings {
+  std::string binary;
+  int webhooks_sqlite = 20000;
+  int webhooks_postgres = 20000;
+  int webhook_connections = 64;
+  int execute_connections = 16;
+  int open_loop_connections = 64;
+  int execute_seconds = 4;
+  int open_loop_seconds = 6;
+  int starts = 5;
+  std::vector<std::string> sets;  // --set passed to the server
+  std::string perf_dir;           // when set: perf record the server during the webhook run
+};
+
+// Publishes a definition; empty on success, else the reason.
+std::string Publish(int port, const Json& def) {
+  HttpReply r = HttpCall("127.0.0.1", port,
+                         {.method = "POST", .path = "/api/workflows?publish=true", .body = def.dump()});
+  if (r.status == 201 || r.status == 200) return "";
+  return "publishing " + def.value("id", "") + ": HTTP " + std::to_string(r.status) + " " + r.error + " " +
+         r.body;
+}
+
+struct StatsCounts {
+  int64_t completed = 0, faulted = 0, pending = 0, running = 0;
+  bool ok = false;
+};
+
+StatsCounts PollStats(HttpClient& client) {
+  StatsCounts s;
+  HttpReply r = client.Call({.method = "GET", .path = "/api/stats"});
+  if (r.status != 200) return s;
+  Json j;
+  std::string error;
+  if (!ParseJson(r.body, &j, &error)) return s;
+  const Json& c = j["instances"];
+  s.completed = c.value("Completed", int64_t{0});
+  s.faulted = c.value("Faulted", int64_t{0});
+  s.pending = c.value("Pending", int64_t{0});
+  s.running = c.value("Running", int64_t{0});
+  s.ok = true;
+  return s;
+}
+
+Json LatencyJson(const LatencySummary& l) {
+  Json hist = Json::object();
+  for (const auto& [bound, n] : l.histogram) hist["le_" + bound + "ms"] = n;
+  return {{"count", l.count},     {"p50_ms", l.p50_ms}, {"p90_ms", l.p90_ms},   {"p99_ms", l.p99_ms},
+          {"p999_ms", l.p999_ms}, {"max_ms", l.max_ms}, {"mean_ms", l.mean_ms}, {"histogram", hist}};
+}
+
+Json LoadJson(const LoadResult& r) {
+  Json statuses = Json::object();
+  for (const auto& [code, n] : r.statuses) statuses[std::to_string(code)] = n;
+  Json j = {{"sent", r.sent},
+            {"completed", r.completed},
+            {"non_2xx", r.non_2xx},
+            {"transport_errors", r.transport_errors},
+            {"reconnects", r.reconnects},
+            {"statuses", statuses},
+            {"seconds", r.seconds},
+            {"requests_per_sec", r.requests_per_sec},
+            {"latency", LatencyJson(r.latency)}};
+  if (r.late_sends > 0) j["late_sends"] = r.late_sends;
+  if (!r.first_error.empty()) j["first_error"] = r.first_error;
+  return j;
+}
+
+// The first row of a query's result as text, or the error in `error`.
+std::vector<std::string> PgRow(const std::string& url, const std::string& sql, std::string* error) {
+  std::vector<std::string> row;
+  PGconn* c = PQconnectdb(url.c_str());
+  if (PQstatus(c) != CONNECTION_OK) {
+    *error = PQerrorMessage(c);
+  } else {
+    PGresult* r = PQexec(c, sql.c_str());
+    if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) > 0) {
+      for (int i = 0; i < PQnfields(r); ++i) row.emplace_back(PQgetvalue(r, 0, i));
+    } else if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK) {
+      *error = PQresultErrorMessage(r);
+    }
+    PQclear(r);
+  }
+  PQfinish(c);
+  return row;
+}
+
+std::string PgExec(const std::string& admin_url, const std::string& sql) {
+  std::string error;
+  PgRow(admin_url, sql, &error);
+  return error;
+}
+
+// Cluster-wide WAL figures of the with-postgres server: the next transaction id (so the difference
+// counts transactions that wrote), the WAL position, and pg_stat_wal (flushes and their time; a
+// backend reports these when it goes idle for a while or exits, so read them after the server stops).
+Json PgSnapshot(const std::string& admin_url) {
+  std::string error;
+  auto row =
+      PgRow(admin_url,
+            "SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint, pg_current_wal_lsn() - '0/0', "
+            "wal_records, wal_bytes, wal_write, wal_sync, wal_write_time, wal_sync_time FROM pg_stat_wal",
+            &error);
+  if (row.size() != 8) return {{"error", error}};
+  return {{"next_xid", std::atoll(row[0].c_str())},         {"wal_lsn", std::atof(row[1].c_str())},
+          {"wal_records", std::atoll(row[2].c_str())},      {"wal_bytes", std::atof(row[3].c_str())},
+          {"wal_write", std::atoll(row[4].c_str())},        {"wal_sync", std::atoll(row[5].c_str())},
+          {"wal_write_time_ms", std::atof(row[6].c_str())}, {"wal_sync_time_ms", std::atof(row[7].c_str())}};
+}
+
+// What `total` workflows cost PostgreSQL: write transactions and WAL (exact, from `during`), WAL
+// flushes and their average time (from `stopped`, read after the server exited).
+Json PgCost(const Json& before, const Json& during, const Json& stopped, int total) {
+  if (before.contains("error") || during.contains("error") || stopped.contains("error"))
+    return {{"error", "no stats"}};
+  double n = total;
+  double syncs = stopped["wal_sync"].get<double>() - before["wal_sync"].get<double>();
+  double sync_ms = stopped["wal_sync_time_ms"].get<double>() - before["wal_sync_time_ms"].get<double>();
+  return {{"write_transactions_per_workflow",
+           (during["next_xid"].get<double>() - before["next_xid"].get<double>()) / n},
+          {"wal_bytes_per_workflow", (during["wal_lsn"].get<double>() - before["wal_lsn"].get<double>()) / n},
+          {"wal_flushes", syncs},
+          {"wal_flushes_per_workflow", syncs / n},
+          {"wal_flush_avg_ms", syncs > 0 ? sync_ms / syncs : 0.0},
+          {"wal_flush_busy_fraction",
+           during.value("seconds", 0.0) > 0 ? sync_ms / 1000.0 / during.value("seconds", 0.0) : 0.0}};
+}
+
+// N webhooks, closed loop, until N more instances are Completed. `snapshot` (optional) is called
+// just before the timed run and just after its last completion; its results land in the report.
+Json WebhookRun(ServerProcess& server, int total, int connections, const Settings& s, const std::string& name,
+                const std::function<Json()>& snapshot) {
+  if (std::string e = Publish(server.port(), ThreeActivityWorkflow("bench-webhook", "bench")); !e.empty())
+    return {{"error", e}};
+  HttpClient poller("127.0.0.1", server.port());
+  HttpTarget hook{.method = "POST", .path = "/hooks/bench", .body = R"({"order":1})"};
+  LoadOptions o;
+  o.port = server.port();
+  o.connections = connections;
+
+  // GET /api/stats counts instances by status: not free (on SQLite it holds the store for ~ms at
+  // 20k instances), so it is polled often only near the end, from the completion rate seen so far.
+  int polls = 0;
+  auto wait_for = [&](int64_t target, Clock::time_point deadline, StatsCounts* last) {
+    auto since = Clock::now();
+    int64_t first = -1;
+    while (Clock::now() < deadline) {
+      *last = PollStats(poller);
+      polls++;
+      int64_t done = last->completed + last->faulted;
+      if (last->ok && done >= target) return true;
+      if (first < 0 && last->ok) first = done;
+      double rate =
+          first >= 0 && done > first ? static_cast<double>(done - first) / Seconds(Clock::now() - since) : 0;
+      auto pause =
+          rate > 0 ? std::chrono::duration<double>(static_cast<double>(target - done) / rate / 4) : 50ms;
+      std::this_thread::sleep_for(std::clamp<Clock::duration>(
+          std::chrono::duration_cast<Clock::duration>(pause), Clock::duration(5ms), Clock::duration(200ms)));
+    }
+    return false;
+  };
+
+  // Warm-up: a few hundred webhooks run to completion first (connections, caches, pools).
+  StatsCounts before;
+  o.total = std::min(500, total);
+  RunLoad(o, hook);
+  if (!wait_for(o.total, Clock::now() + 60s, &before)) return {{"error", "the warm-up did not complete"}};
+
+  Json db_before = snapshot ? snapshot() : Json();
+  CpuMeter cpu(server.pid());
+  pid_t perf = StartPerf(s.perf_dir, "webhook_" + name, server.pid());
+  o.total = total;
+  LoadResult load;
+  auto start = Clock::now();
+  std::thread loader([&] { load = RunLoad(o, hook); });
+  StatsCounts after;
+  bool done = wait_for(before.completed + before.faulted + total, Clock::now() + 600s, &after);
+  auto end = Clock::now();
+  Json db_after = snapshot ? snapshot() : Json();
+  loader.join();
+  StopPerf(perf);
+  Json cpu_report = cpu.Report();
+  // The load generator starts its clock 20 ms after RunLoad is called; count from the first send.
+  double seconds = Seconds(end - start) - 0.020;
+  Json j = {{"webhooks", total},
+            {"connections", connections},
+            {"completed", after.completed - before.completed},
+            {"faulted", after.faulted - before.faulted},
+            {"seconds", seconds},
+            {"workflows_per_sec", done ? static_cast<double>(total) / seconds : 0.0},
+            {"accepted_per_sec", load.seconds > 0 ? static_cast<double>(load.completed) / load.seconds : 0.0},
+            {"requests", LoadJson(load)},
+            {"stats_polls", polls},
+            {"cpu", cpu_report}};
+  if (snapshot) {
+    db_after["seconds"] = seconds;
+    j["db_before"] = db_before;
+    j["db_after"] = db_after;
+  }
+  if (!done) j["error"] = "not every instance completed within 600 s";
+  if (load.non_2xx > 0 || load.transport_errors > 0) j["error"] = "some webhooks failed: " + load.first_error;
+  return j;
+}
+
+// The sustainable rate of sync executes (closed loop), then latency at half of it (open loop).
+Json ExecuteRun(ServerProcess& server, const Settings& s) {
+  if (std::string e = Publish(server.port(), ThreeActivityWorkflow("bench-execute", "")); !e.empty())
+    return {{"error", e}};
+  HttpTarget exec{.method = "POST",
+                  .path = "/api/workflows/bench-execute/execute",
+                  .body = R"({"wait":true,"input":{}})"};
+  HttpReply first = HttpCall("127.0.0.1", server.port(), exec);
+  Json answer;
+  std::string error;
+  std::string first_status = "?";
+  if (ParseJson(first.body, &answer, &error) && answer.is_object())
+    first_status = answer.value("status", "?");
+  if (first.status != 200 || first_status != "Completed")
+    return {{"error",
+             "execute answered HTTP " + std::to_string(first.status) + " " + first.error + " " + first.body}};
+
+  LoadOptions closed;
+  closed.port = server.port();
+  closed.connections = s.execute_connections;
+  closed.warmup = 1000ms;
+  closed.duration = std::chrono::milliseconds(1000 + 1000 * s.execute_seconds);
+  CpuMeter cpu(server.pid());
+  LoadResult max = RunLoad(closed, exec);
+  Json closed_cpu = cpu.Report();
+  double sustainable = max.non_2xx == 0 && max.transport_errors == 0 ? max.requests_per_sec : 0;
+
+  LoadOptions open;
+  open.port = server.port();
+  open.connections = s.open_loop_connections;
+  open.rate = sustainable / 2;
+  open.warmup = 1000ms;
+  open.duration = std::chrono::milliseconds(1000 + 1000 * s.open_loop_seconds);
+  Json out = {{"closed_loop", LoadJson(max)},
+              {"closed_loop_connections", s.execute_connections},
+              {"closed_loop_cpu", closed_cpu},
+              {"sustainable_per_sec", sustainable}};
+  if (open.rate <= 0) {
+    out["error"] = "no sustainable rate: " + max.first_error;
+    return out;
+  }
+  cpu.Reset();
+  LoadResult half = RunLoad(open, exec);
+  out["open_loop"] = LoadJson(half);
+  out["open_loop_rate"] = open.rate;
+  out["open_loop_connections"] = s.open_loop_connections;
+  out["open_loop_cpu"] = cpu.Report();
+  out["p50_ms"] = half.latency.p50_ms;
+  out["p99_ms"] = half.latency.p99_ms;
+  out["max_ms"] = half.latency.max_ms;
+  if (half.non_2xx > 0 || half.transport_errors > 0)
+    out["error"] = "some executes failed: " + half.first_error;
+  return out;
+}
+
+// One store. One server process: idle RSS, webhooks, idle RSS after them; a second process on the
+// same database: executes (separate processes, so PostgreSQL's per-backend WAL statistics are
+// flushed, by the backends exiting, between the two).
+Json RunStore(const Settings& s, const std::string& name, const std::string& url, const fs::path& dir,
+              int webhooks, const std::string& pg_admin, Json* out) {
+  Json d;
+  std::function<Json()> snapshot;
+  if (!pg_admin.empty()) snapshot = [&pg_admin] { return PgSnapshot(pg_admin); };
+  {
+    ServerProcess server(s.binary, url, dir, s.sets);
+    if (!server.Start()) {
+      (*out)["http_errors"].push_back(name + ": " + server.error());
+      return {{"error", server.error()}};
+    }
+    d["start_to_ready_ms"] = server.ready_ms();
+    std::this_thread::sleep_for(2s);
+    d["idle_rss_mb"] = RssMb(server.pid());
+    d["webhook"] = WebhookRun(server, webhooks, s.webhook_connections, s, name, snapshot);
+    std::this_thread::sleep_for(2s);
+    d["idle_rss_after_load_mb"] = RssMb(server.pid());
+    d["peak_rss_mb"] = RssMb(server.pid(), "VmHWM:");
+    if (int code = server.Stop(); code != 0) d["stop_exit_code"] = code;
+    if (snapshot && d["webhook"].contains("db_before")) {
+      Json& w = d["webhook"];
+      w["postgres_cost"] = PgCost(w["db_before"], w["db_after"], snapshot(), webhooks);
+      w.erase("db_before");
+      w.erase("db_after");
+    }
+  }
+  {
+    ServerProcess server(s.binary, url, dir, s.sets);
+    if (!server.Start()) {
+      d["execute"] = {{"error", server.error()}};
+    } else {
+      d["execute"] = ExecuteRun(server, s);
+      if (int code = server.Stop(); code != 0) d["stop_exit_code"] = code;
+    }
+  }
+  d["server_settings"] = s.sets;
+  for (const char* part : {"webhook", "execute"}) {
+    if (d[part].contains("error"))
+      (*out)["http_errors"].push_back(name + " " + part + ": " + d[part]["error"].get<std::string>());
+  }
+
+  (*out)["http_webhook_workflows_per_sec_" + name] = d["webhook"].value("workflows_per_sec", 0.0);
+  (*out)["http_execute_sustainable_per_sec_" + name] = d["execute"].value("sustainable_per_sec", 0.0);
+  (*out)["http_execute_wait_p99_ms_" + name] = d["execute"].value("p99_ms", 0.0);
+  (*out)["idle_rss_after_load_mb_" + name] = d["idle_rss_after_load_mb"];
+  return d;
+}
+
+double Median(std::vector<double> v) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+// Start-up: `starts` times on new database files (with migrations), then on one existing file.
+Json StartupRun(const Settings& s, const fs::path& dir, Json* out) {
+  std::vector<double> fresh, existing;
+  std::vector<double> rss;
+  std::string error;
+  for (int i = 0; i < s.starts && error.empty(); ++i) {
+    ServerProcess server(s.binary, "sqlite://" + (dir / ("fresh-" + std::to_string(i) + ".db")).string(), dir,
+                         s.sets);
+    if (!server.Start()) error = server.error();
+    fresh.push_back(server.ready_ms());
+  }
+  std::string db = "sqlite://" + (dir / "fresh-0.db").string();
+  for (int i = 0; i < s.starts && error.empty(); ++i) {
+    ServerProcess server(s.binary, db, dir, s.sets);
+    if (!server.Start()) error = server.error();
+    existing.push_back(server.ready_ms());
+    if (i == 0) {
+      std::this_thread::sleep_for(2s);
+      rss.push_back(RssMb(server.pid()));
+    }
+  }
+  Json d = {{"fresh_db_ms", fresh}, {"existing_db_ms", existing}, {"idle_rss_mb", rss}};
+  if (!error.empty()) d["error"] = error;
+  if (!error.empty()) {
+    (*out)["http_errors"].push_back("start-up: " + error);
+    return d;
+  }
+  (*out)["start_to_ready_ms"] = Median(existing);
+  (*out)["start_to_ready_fresh_db_ms"] = Median(fresh);
+  if (!rss.empty()) (*out)["idle_rss_mb"] = rss.front();
+  return d;
+}
+
+// postgresql://user:pw@host:port/db?x -> (prefix up to the database name, user).
+bool SplitUrl(const std::string& url, std::string* prefix, std::string* user) {
+  size_t scheme = url.find("://");
+  size_t at = url.find('@');
+  if (scheme == std::string::npos || at == std::string::npos) return false;
+  size_t slash = url.find('/', at);
+  if (slash == std::string::npos) return false;
+  *prefix = url.substr(0, slash + 1);
+  std::string userinfo = url.substr(scheme + 3, at - scheme - 3);
+  *user = userinfo.substr(0, userinfo.find(':'));
+  return true;
+}
+
+}  // namespace
+}  // namespace trellis::bench
+
+int main(int argc, char** argv) {
+  using namespace trellis;
+  using namespace trellis::bench;
+  Settings s;
+#ifdef TRELLIS_SERVER_BINARY
+  s.binary = TRELLIS_SERVER_BINARY;
+#endif
+  std::string include;
+  bool sqlite = true, postgres = true;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    auto next = [&]() -> std::string { return i + 1 < argc ? argv[++i] : ""; };
+    if (a == "--include")
+      include = next();
+    else if (a == "--trellis")
+      s.binary = next();
+    else if (a == "--webhooks-sqlite")
+      s.webhooks_sqlite = std::atoi(next().c_str());
+    else if (a == "--webhooks-postgres")
+      s.webhooks_postgres = std::atoi(next().c_str());
+    else if (a == "--webhook-connections")
+      s.webhook_connections = std::atoi(next().c_str());
+    else if (a == "--execute-connections")
+      s.execute_connections = std::atoi(next().c_str());
+    else if (a == "--execute-seconds")
+      s.execute_seconds = std::atoi(next().c_str());
+    else if (a == "--open-loop-seconds")
+      s.open_loop_seconds = std::atoi(next().c_str());
+    else if (a == "--starts")
+      s.starts = std::atoi(next().c_str());
+    else if (a == "--set")
+      s.sets.push_back(next());
+    else if (a == "--perf-dir")
+      s.perf_dir = next();
+    else if (a == "--only") {
+      std::string which = next();
+      sqlite = which == "sqlite";
+      postgres = which == "postgres";
+    } else {
+      std::cerr << "usage: trellis_http_bench [--include FILE] [--trellis PATH] [--webhooks-sqlite N] "
+                   "[--webhooks-postgres N] [--webhook-connections N] [--execute-connections N] "
+                   "[--execute-seconds N] [--open-loop-seconds N] [--starts N] [--set key=value]... "
+                   "[--perf-dir DIR] [--only sqlite|postgres]\n";
+      return 2;
+    }
+  }
+  if (!s.binary.empty())
+    s.binary = std::filesystem::absolute(s.binary).string();  // the child runs in a temp dir
+  if (s.binary.empty()) {
+    std::cerr << "trellis_http_bench: pass --trellis PATH to the trellis binary\n";
+    return 2;
+  }
+  signal(SIGPIPE, SIG_IGN);
+
+  Json out = Json::object();
+  if (!include.empty()) {
+    std::string error;
+    if (!ParseJson(ReadFile(include), &out, &error) || !out.is_object()) out = Json::object();
+  }
+  std::random_device rd;
+  auto dir = std::filesystem::temp_directory_path() / ("trellis-http-bench-" + std::to_string(rd()));
+  std::filesystem::create_directories(dir);
+
+  Json details = {{"cores", std::thread::hardware_concurrency()},
+                  {"load_generator", "bench/http_load.cpp (epoll, HTTP/1.1 keep-alive, 1 thread)"}};
+  details["startup"] = StartupRun(s, dir, &out);
+  if (sqlite) {
+    details["sqlite"] =
+        RunStore(s, "sqlite", "sqlite://" + (dir / "bench.db").string(), dir, s.webhooks_sqlite, "", &out);
+  }
+
+  const char* url = std::getenv("TRELLIS_TEST_POSTGRES_URL");
+  const char* admin = std::getenv("TRELLIS_TEST_POSTGRES_ADMIN_URL");
+  std::string prefix, user;
+  if (!postgres) {
+  } else if (url == nullptr || admin == nullptr) {
+    out["http_errors"].push_back(
+        "postgres: TRELLIS_TEST_POSTGRES_URL/ADMIN_URL are not set: run through `make bench` "
+        "(scripts/with-postgres)");
+  } else if (!SplitUrl(url, &prefix, &user)) {
+    out["http_errors"].push_back("postgres: cannot read TRELLIS_TEST_POSTGRES_URL");
+  } else {
+    std::string db = "trellis_http_bench_" + std::to_string(rd() % 1000000);
+    std::string error = PgExec(admin, "CREATE DATABASE " + db + " OWNER \"" + user + "\"");
+    if (!error.empty()) {
+      out["http_errors"].push_back("postgres: CREATE DATABASE: " + error);
+    } else {
+      // Flush timing for the report (the cluster is the throwaway one of scripts/with-postgres).
+      PgExec(admin, "ALTER SYSTEM SET track_wal_io_timing = on");
+      PgExec(admin, "SELECT pg_reload_conf()");
+      details["postgres"] = RunStore(s, "postgres", prefix + db, dir, s.webhooks_postgres, admin, &out);
+      PgExec(admin, "DROP DATABASE " + db + " WITH (FORCE)");
+    }
+  }
+  out["http_details"] = details;
+  std::filesystem::remove_all(dir);
+  std::cout << out.dump(2) << std::endl;
+  return 0;
+}
