@@ -2,8 +2,6 @@
 // definition). With `wait: true` the instance runs on this node's worker at once (no queue round
 // trip) and the answer is the instance after its first burst: Completed, Faulted, or Suspended at
 // a bookmark. Past `timeout` the answer is 202 with the id; the instance keeps running.
-#include <openssl/sha.h>
-
 #include "api/api.h"
 #include "api/delayed_calls.h"
 #include "api/run_support.h"
@@ -13,6 +11,7 @@
 #include "engine/redaction.h"
 #include "runtime/definitions.h"
 #include "runtime/secrets.h"
+#include "security/encoding.h"
 
 namespace trellis::api {
 namespace {
@@ -97,15 +96,7 @@ Result<std::string> StoreInline(ApiContext& ctx, Json definition) {
   definition.erase("triggers");
   definition.erase("version");
   definition["id"] = "";
-  std::string canonical = definition.dump();
-  unsigned char digest[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(canonical.data()), canonical.size(), digest);
-  static const char* kHex = "0123456789abcdef";
-  std::string id = "inline-";
-  for (int i = 0; i < 8; ++i) {
-    id += kHex[digest[i] >> 4];
-    id += kHex[digest[i] & 15];
-  }
+  std::string id = "inline-" + security::Sha256Hex(definition.dump()).substr(0, 16);
   definition["id"] = id;
   if (!definition.contains("name")) definition["name"] = "Inline workflow";
   auto existing = ctx.store->GetDefinition(id, std::nullopt);

@@ -14,6 +14,7 @@
 #include "core/log.h"
 #include "core/uuid.h"
 #include "runtime/secrets.h"
+#include "security/encoding.h"
 
 namespace trellis::api {
 namespace {
@@ -27,13 +28,7 @@ std::string HexHmacSha256(const std::string& key, const std::string& data) {
   unsigned int len = 0;
   HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
        reinterpret_cast<const unsigned char*>(data.data()), data.size(), out, &len);
-  static const char* kHex = "0123456789abcdef";
-  std::string hex;
-  for (unsigned int i = 0; i < len; ++i) {
-    hex += kHex[out[i] >> 4];
-    hex += kHex[out[i] & 15];
-  }
-  return hex;
+  return security::HexEncode(std::string_view(reinterpret_cast<const char*>(out), len));
 }
 
 // The stored form of a webhook request, and the workflow input built from it.
