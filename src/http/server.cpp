@@ -22,9 +22,9 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
+#include <map>
 #include <mutex>
 #include <optional>
-#include <set>
 #include <thread>
 
 #include "core/log.h"
@@ -86,8 +86,11 @@ struct Server::Impl {
   std::atomic<size_t> connections{0};
   int port = 0;
 
-  std::mutex sessions_mu;  // guards sessions
-  std::set<std::pair<asio::any_io_executor*, Session*>> sessions;
+  // Live sessions by id. An action for a session is posted to its strand and looks the session up
+  // again there: the session may have ended between the post and the run.
+  std::mutex sessions_mu;  // guards sessions and next_session
+  std::map<uint64_t, std::pair<asio::any_io_executor, Session*>> sessions;
+  uint64_t next_session = 0;
 
   explicit Impl(ServerOptions o) : options(std::move(o)), ioc(std::max(1, o.io_threads)) {}
 
@@ -101,8 +104,17 @@ void Server::Impl::ForEachSession(const std::function<void(Session&)>& fn) {
   std::lock_guard<std::mutex> lock(sessions_mu);
   // Not a structured binding: clang before 16 cannot capture one in a lambda (the fuzz build).
   for (const auto& entry : sessions) {
-    Session* session = entry.second;
-    asio::post(*entry.first, [session, fn] { fn(*session); });
+    uint64_t id = entry.first;
+    asio::post(entry.second.first, [this, id, fn] {
+      // On the session's strand: the session cannot end while this runs.
+      Session* session = nullptr;
+      {
+        std::lock_guard<std::mutex> inner(sessions_mu);
+        auto it = sessions.find(id);
+        if (it != sessions.end()) session = it->second.second;
+      }
+      if (session) fn(*session);
+    });
   }
 }
 
@@ -131,12 +143,18 @@ asio::awaitable<Response> Server::Impl::Handle(std::shared_ptr<Request> request)
   pending->timer.expires_after(options.request_timeout);
   auto once = std::make_shared<std::atomic<bool>>(false);
   std::weak_ptr<Liveness> weak = liveness;
-  Reply reply = [pending, once, weak](Response response) {
+  // The reply may be kept by the handler (a sync execute waiting for its workflow) past the
+  // session and even past the server, so it holds the timer weakly: only this coroutine (and a
+  // posted completion) own it, and it never outlives the io_context.
+  std::weak_ptr<Pending> weak_pending = pending;
+  Reply reply = [weak_pending, once, weak](Response response) {
     if (once->exchange(true)) return;
     auto live = weak.lock();
     if (!live) return;
     std::lock_guard<std::mutex> lock(live->mu);
     if (!live->alive) return;
+    auto pending = weak_pending.lock();  // released before the lock: the io_context is still up
+    if (!pending) return;
     asio::post(pending->timer.get_executor(), [pending, response = std::move(response)]() mutable {
       pending->response = std::move(response);
       pending->timer.cancel();
@@ -162,13 +180,15 @@ asio::awaitable<Response> Server::Impl::Handle(std::shared_ptr<Request> request)
 
 asio::awaitable<void> Server::Impl::RunSession(tcp::socket socket) {
   connections.fetch_add(1);
-  auto executor = std::make_unique<asio::any_io_executor>(socket.get_executor());
+  asio::any_io_executor executor = socket.get_executor();
   beast::tcp_stream stream(std::move(socket));
   Session session;
   session.stream = &stream;
+  uint64_t session_id = 0;
   {
     std::lock_guard<std::mutex> lock(sessions_mu);
-    sessions.insert({executor.get(), &session});
+    session_id = ++next_session;
+    sessions.emplace(session_id, std::make_pair(executor, &session));
   }
   std::string remote;
   {
@@ -277,7 +297,7 @@ asio::awaitable<void> Server::Impl::RunSession(tcp::socket socket) {
   stream.close();
   {
     std::lock_guard<std::mutex> lock(sessions_mu);
-    sessions.erase({executor.get(), &session});
+    sessions.erase(session_id);
   }
   connections.fetch_sub(1);
 }

@@ -107,14 +107,21 @@ Result<std::vector<SecretInfo>> SecretsService::List() {
   return out;
 }
 
+bool SecretsService::CheckDue() const {
+  // Until the first load has finished, every caller waits for it (MaybeReload blocks then): the
+  // placeholder published by the constructor must not be served as if it were the secrets.
+  return !loaded_.load(std::memory_order_acquire) ||
+         NowTicks() >= next_check_.load(std::memory_order_relaxed);
+}
+
 std::shared_ptr<const Json> SecretsService::Snapshot() {
-  if (NowTicks() >= next_check_.load(std::memory_order_relaxed)) (void)MaybeReload(false);
+  if (CheckDue()) (void)MaybeReload(false);
   std::lock_guard lock(snapshot_mu_);
   return current_;
 }
 
 void SecretsService::UpdateHeld(std::shared_ptr<const Json>& held) {
-  if (NowTicks() >= next_check_.load(std::memory_order_relaxed)) (void)MaybeReload(false);
+  if (CheckDue()) (void)MaybeReload(false);
   // `held` keeps its object alive, so no newer snapshot can share its address: equal pointers mean
   // the same snapshot.
   if (held && held.get() == current_raw_.load(std::memory_order_acquire)) return;
@@ -138,7 +145,8 @@ Status SecretsService::MaybeReload(bool force) {
     return Status::Ok();  // another thread is checking; the published snapshot is served meanwhile
   }
   const int64_t now = NowTicks();
-  if (!force && now < next_check_.load()) return Status::Ok();  // checked while we waited
+  // Checked (or loaded) while we waited for the lock.
+  if (!force && now < next_check_.load() && (loaded_.load() || failing_)) return Status::Ok();
   next_check_.store(now + std::chrono::duration_cast<TimePoint::duration>(options_.check_interval).count());
   // The generation is read before the secrets, so a change racing the reload is at worst loaded
   // twice, never missed.

@@ -119,6 +119,7 @@ class SecretsService {
   Status MaybeReload(bool force);
   Status Reload(int64_t generation);
   void Publish(std::shared_ptr<const Json> snapshot);
+  bool CheckDue() const;
   void Invalidate() { next_check_.store(std::numeric_limits<int64_t>::min()); }
   int64_t NowTicks() const { return options_.clock->Now().time_since_epoch().count(); }
 
