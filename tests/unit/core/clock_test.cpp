@@ -4,6 +4,9 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <vector>
+
+#include <date/date.h>
 
 namespace trellis {
 namespace {
@@ -32,6 +35,36 @@ TEST(ClockTest, FormatsUtcWithMilliseconds) {
 TEST(ClockTest, FormatTruncatesBelowMillisecondsTowardThePast) {
   EXPECT_EQ(FormatTime(kJan31 + nanoseconds(123'999'999)), "2026-01-31T09:00:00.123Z");
   EXPECT_EQ(FormatTime(TimePoint{} - nanoseconds(1)), "1969-12-31T23:59:59.999Z");
+}
+
+// FormatTime writes the digits by hand; it must agree with date::format over the whole range a
+// TimePoint holds (about 1678 to 2262), leap days and the range's edges included.
+TEST(ClockTest, FormatAgreesWithDateFormatAcrossTheRange) {
+  std::vector<TimePoint> points = {
+      TimePoint{},
+      TimePoint{} - nanoseconds(1),
+      *ParseTime("2024-02-29T23:59:59.999Z"),
+      *ParseTime("2000-03-01T00:00:00.001Z"),
+      *ParseTime("2100-02-28T12:00:00Z"),
+      TimePoint::min(),
+      TimePoint::max(),
+  };
+  // A walk across the range in uneven steps.
+  for (TimePoint t = *ParseTime("1678-01-01T00:00:00Z"); t < *ParseTime("2262-01-01T00:00:00Z");
+       t += hours(24 * 61) + minutes(7) + seconds(13) + milliseconds(331)) {
+    points.push_back(t);
+  }
+  size_t round_trips = 0;
+  for (TimePoint p : points) {
+    std::string expected = date::format("%FT%TZ", std::chrono::floor<milliseconds>(p));
+    ASSERT_EQ(FormatTime(p), expected);
+    // And back, where ParseTime accepts the year (it refuses the range's outermost months).
+    if (Result<TimePoint> parsed = ParseTime(expected); parsed.ok()) {
+      ASSERT_EQ(*parsed, std::chrono::floor<milliseconds>(p)) << expected;
+      ++round_trips;
+    }
+  }
+  EXPECT_GT(round_trips, 3000u);
 }
 
 TEST(ClockTest, ParsesZuluTime) {
