@@ -1,6 +1,7 @@
 // Opening the SQLite store, migrations, nodes, retention, statistics and in-process wake-ups.
 #include <filesystem>
 
+#include "core/log.h"
 #include "store/migrations.h"
 #include "store/sqlite/schema.h"
 #include "store/sqlite/sqlite_store.h"
@@ -80,10 +81,19 @@ SqliteStore::SqliteStore(std::string path, std::unique_ptr<SqliteFileLock> lock,
       clock_(options.clock != nullptr ? options.clock : &SystemClock::Instance()),
       lock_(std::move(lock)),
       db_(std::move(db)),
-      signal_(std::make_shared<SqliteWorkSignal>()) {}
+      signal_(std::make_shared<SqliteWorkSignal>()) {
+  if (path_ == ":memory:") return;
+  auto checkpointer = SqliteCheckpointer::Start(path_, *db_);
+  if (checkpointer.ok()) {
+    checkpointer_ = std::move(checkpointer).value();
+  } else {
+    LogWarn("SQLite checkpoints stay on the committing thread", {{"error", checkpointer.status().message()}});
+  }
+}
 
 SqliteStore::~SqliteStore() {
-  db_.reset();  // close the connection before releasing the file lock
+  checkpointer_.reset();  // before the writer: closed last, it checkpoints the rest of the log
+  db_.reset();            // close the connection before releasing the file lock
   lock_.reset();
 }
 

@@ -8,6 +8,7 @@
 #include <condition_variable>
 #include <mutex>
 
+#include "store/sqlite/sqlite_checkpointer.h"
 #include "store/sqlite/sqlite_db.h"
 #include "store/store.h"
 
@@ -122,7 +123,8 @@ class SqliteStore final : public Store {
   std::vector<MigrationInfo> AppliedMigrations();
   // Inserts unless the id or start_key exists; true when inserted.
   bool InsertInstance(const NewInstance& instance, const std::string& owner,
-                      std::optional<TimePoint> lease_expires, int64_t epoch);
+                      std::optional<TimePoint> lease_expires, int64_t epoch,
+                      const std::string* state_text = nullptr);
   // Writes an inbox item, bumps inbox_seq and makes the instance runnable.
   void WriteInbox(const std::string& instance_id, InboxKind kind, std::string_view bookmark_id,
                   std::string_view payload, TimePoint now);
@@ -141,6 +143,7 @@ class SqliteStore final : public Store {
   std::unique_ptr<SqliteFileLock> lock_;
   std::mutex mu_;                 // guards db_: the one connection, its statement cache and transactions
   std::unique_ptr<SqliteDb> db_;  // guarded by mu_
+  std::unique_ptr<SqliteCheckpointer> checkpointer_;  // none for ":memory:"
   std::shared_ptr<SqliteWorkSignal> signal_;
 };
 

@@ -2,6 +2,9 @@
 // reopen, and the parent directory it creates.
 #include <sqlite3.h>
 
+#include <thread>
+
+#include "store/sqlite/sqlite_checkpointer.h"
 #include "unit/store/store_fixture.h"
 
 namespace trellis::testing {
@@ -94,6 +97,52 @@ TEST_F(SqliteStoreTest, InMemoryDatabaseNeedsNoLock) {
   ASSERT_TRUE(b.ok()) << b.status().ToString();
   ASSERT_TRUE((*a)->Migrate().ok());
   EXPECT_TRUE((*a)->Ping().ok());
+}
+
+// The write-ahead log is copied back by the checkpointer's own thread and connection: after enough
+// commits it has run, every row is readable by a new connection, the log stops growing without
+// bound, and once the checkpointer is gone the writer checkpoints by itself again.
+TEST(SqliteCheckpointerTest, CheckpointsInTheBackgroundAndHandsBackOnStop) {
+  std::string path = MakeTestStoreDir() + "/wal.db";
+  auto writer = SqliteDb::Open(path);
+  ASSERT_TRUE(writer.ok()) << writer.status().ToString();
+  SqliteDb& db = **writer;
+  db.Exec("CREATE TABLE t (id INTEGER PRIMARY KEY, v BLOB)");
+  auto checkpointer = SqliteCheckpointer::Start(path, db);
+  ASSERT_TRUE(checkpointer.ok()) << checkpointer.status().ToString();
+  const std::string value(2000, 'x');  // about half a page per row
+  int rows = 0;
+  auto write = [&](int count) {
+    for (int batch = 0; batch < count / 100; ++batch) {
+      SqliteTxn txn(db);
+      for (int i = 0; i < 100; ++i) db.Prepare("INSERT INTO t (v) VALUES (?)").Args(value).Run();
+      txn.Commit();
+      rows += 100;
+    }
+  };
+  write(6000);  // ~3000 pages: the hook asks for a checkpoint at 1000
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while ((*checkpointer)->checkpoints() == 0 && std::chrono::steady_clock::now() < deadline) {
+    write(100);
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_GT((*checkpointer)->checkpoints(), 0);
+  // A checkpointed log is reused from its start, so it stays far smaller than all that is written
+  // (~120 MB here) even though the writer never pauses.
+  write(60000);
+  auto wal_bytes = std::filesystem::file_size(path + "-wal");
+  // The writer restarts the log once it holds kInlinePages, so it ends about that long (4 KiB pages).
+  EXPECT_LT(wal_bytes, 2u * SqliteCheckpointer::kInlinePages * 4096u) << "rows=" << rows;
+  EXPECT_GT(static_cast<uintmax_t>(rows) * 2000u, 3 * wal_bytes);
+
+  checkpointer->reset();
+  write(100);
+  auto reader = SqliteDb::Open(path);
+  ASSERT_TRUE(reader.ok());
+  auto count = (*reader)->Prepare("SELECT count(*) FROM t");
+  ASSERT_TRUE(count.Step());
+  EXPECT_EQ(count.Int(0), rows);
+  RemoveTestStoreDirs();
 }
 
 }  // namespace
