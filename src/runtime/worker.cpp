@@ -518,6 +518,7 @@ void Worker::SubmitCommit(Engine& engine, std::unique_ptr<Slot> slot, bool relea
   // A child that could not start resumes its parent at once: keep going.
   if (!terminal && s.ready_count() > 0 && !draining_.load()) release = false;
   c.status = s.status;
+  c.status_changed = s.status != sl.committed_status;
   if (sl.burst.recording()) sl.burst.SetAttribute("trellis.instance.status", InstanceStatusName(s.status));
   c.release = release;
   c.has_ready = s.ready_count() > 0;

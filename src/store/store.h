@@ -223,8 +223,11 @@ struct InstanceCommit {
   TimePoint now{};
   std::optional<TimePoint> finished_at;
   std::optional<TimePoint> wake_at;
-  bool has_ready = false;                  // work remains: the instance stays runnable
-  bool release = true;                     // give the lease up (suspended, ended, or handed back)
+  bool has_ready = false;  // work remains: the instance stays runnable
+  bool release = true;     // give the lease up (suspended, ended, or handed back)
+  // False when `status` is the status this lease holder last committed (or claimed): the store may
+  // then leave the status column, and the indexes over it, untouched.
+  bool status_changed = true;
   std::chrono::milliseconds lease{30000};  // when not released: the lease is extended by this
   std::vector<JournalRecord> journal;
   std::optional<std::vector<BookmarkRow>> bookmarks;  // the full set; nullopt: unchanged

@@ -174,7 +174,20 @@ void SqliteStore::WriteBookmarks(const InstanceCommit& c, bool* announce) {
 bool SqliteStore::CommitOne(const InstanceCommit& c, bool* announce) {
   std::string parent_id, parent_bookmark;
   bool runnable = false;
-  {
+  // The instance keeps running under its lease with its status unchanged (a commit point between
+  // two activities): only the state moves. SQLite rewrites an index entry whenever its column is
+  // SET, even to the same value, so this statement names no indexed column of a leased row; the
+  // lease itself is extended by the worker's renewer.
+  if (!c.release && !c.status_changed && !IsTerminal(c.status) && !c.parent_result) {
+    std::string state_json = c.state_text.empty() ? JsonText(c.state) : std::string();
+    int64_t changed =
+        db_->Prepare(
+               "UPDATE workflow_instances SET state = ?1, updated_at = ?2, wake_at = ?3, "
+               "runnable = 0 WHERE id = ?4 AND epoch = ?5")
+            .Args(c.state_text.empty() ? state_json : c.state_text, c.now, c.wake_at, c.id, c.epoch)
+            .Run();
+    if (changed == 0) return false;  // fenced: the epoch moved on or the instance is gone
+  } else {
     auto stmt = db_->Prepare(
         "UPDATE workflow_instances SET status = ?1, state = ?2, updated_at = ?3, finished_at = ?4, "
         "wake_at = ?5, runnable = CASE WHEN NOT ?8 THEN 0 WHEN ?6 THEN 1 "
