@@ -66,6 +66,40 @@ TEST_P(StoreConformanceTest, CommitWritesPreSerialisedStateText) {
   EXPECT_EQ(Get("pre").state, (Json{{"from", "text"}, {"n", {1, 2}}}));
 }
 
+// A commit point between two activities (the lease kept, the status the one last committed): the
+// state and journal move, the lease and status stay, and a stale epoch is still fenced.
+TEST_P(StoreConformanceTest, KeepRunningCommitWithUnchangedStatusIsWrittenAndFenced) {
+  Create({Instance("steady")});
+  ClaimedInstance claimed = ClaimOne("steady", At(0));
+  ASSERT_EQ(claimed.record.status, InstanceStatus::kRunning);
+  InstanceCommit c = CommitFor(claimed, At(1));
+  c.status = InstanceStatus::kRunning;
+  c.status_changed = false;
+  c.release = false;
+  c.has_ready = true;
+  c.state = Json{{"step", 1}};
+  c.wake_at = At(30);
+  c.journal.push_back(Record(1));
+  ASSERT_EQ(CommitAll({c}), std::vector<CommitOutcome>{CommitOutcome::kCommitted});
+  InstanceRecord r = Get("steady");
+  EXPECT_EQ(r.state, (Json{{"step", 1}}));
+  EXPECT_EQ(r.status, InstanceStatus::kRunning);
+  EXPECT_EQ(r.lease_owner, "node-a");
+  EXPECT_EQ(r.epoch, claimed.record.epoch);
+  EXPECT_EQ(r.updated_at, At(1));
+  EXPECT_EQ(r.wake_at, At(30));
+  EXPECT_FALSE(r.runnable) << "leased: not claimable";
+  EXPECT_EQ(Journal("steady").size(), 1u);
+
+  InstanceCommit stale = c;
+  stale.epoch = claimed.record.epoch - 1;
+  stale.state = Json{{"step", "stale"}};
+  stale.journal = {Record(2)};
+  EXPECT_EQ(CommitAll({stale}), std::vector<CommitOutcome>{CommitOutcome::kFenced});
+  EXPECT_EQ(Get("steady").state, (Json{{"step", 1}}));
+  EXPECT_EQ(Journal("steady").size(), 1u);
+}
+
 TEST_P(StoreConformanceTest, CommitSetsRunnableFromReadyWorkAndInboxChanges) {
   Create({Instance("ready"), Instance("idle"), Instance("raced"), Instance("done")});
   auto claimed = ClaimAll(At(0));
