@@ -146,7 +146,8 @@ Response FromHttpResponse(const Json& item) {
 }
 
 // Handles one webhook call (live or replayed): resumes bookmarks, starts triggered workflows,
-// records the delivery, and replies.
+// records the delivery, and replies. The usual case (no sync trigger) writes the new instances and
+// the delivery record in one transaction, batched with concurrent requests (Node::StartWorkflows).
 void HandleWebhook(ApiContext& ctx, const Request& req, WebhookCall call, const Reply& reply) {
   TimePoint now = ctx.clock->Now();
   WebhookDeliveryRecord delivery;
@@ -157,11 +158,12 @@ void HandleWebhook(ApiContext& ctx, const Request& req, WebhookCall call, const 
   delivery.query = call.query;
   delivery.body = call.body;
   delivery.received_at = now;
-  if (Status s = ctx.store->InsertWebhookDelivery(delivery); !s.ok()) return ReplyStatus(req, reply, s);
-  auto finish = [&ctx, id = delivery.id](int status, const std::vector<std::string>& instances) {
-    Status s = ctx.store->UpdateWebhookDelivery(id, status, instances);
-    if (!s.ok())
-      LogWarn("could not record a webhook delivery's outcome", {{"delivery", id}, {"error", s.ToString()}});
+  // Records a delivery that started nothing in the same transaction (rejected, unmatched, failed).
+  auto record = [&ctx](WebhookDeliveryRecord d, int status, const std::vector<std::string>& instances) {
+    d.status = status;
+    d.instance_ids = instances;
+    if (Status s = ctx.store->InsertWebhookDelivery(d); !s.ok())
+      LogWarn("could not record a webhook delivery", {{"delivery", d.id}, {"error", s.ToString()}});
   };
 
   auto triggers = ctx.store->FindTriggers("Webhook", call.path);
@@ -172,7 +174,7 @@ void HandleWebhook(ApiContext& ctx, const Request& req, WebhookCall call, const 
   }
   for (const auto& t : matching) {
     if (std::string why = CheckSignature(ctx, t, call); !why.empty()) {
-      finish(401, {});
+      record(delivery, 401, {});
       LogWarn("webhook signature rejected",
               {{"path", call.path}, {"workflow", t.workflow_id}, {"reason", why}});
       return reply(http::Problem(401, "invalid-signature", why));
@@ -186,7 +188,7 @@ void HandleWebhook(ApiContext& ctx, const Request& req, WebhookCall call, const 
   // A trigger that asks for the workflow's HttpResponse is run here and answered from it; the other
   // triggers on the path start as usual (before it, so that they are not skipped by its answer).
   const TriggerRow* sync = nullptr;
-  std::vector<std::string> started;
+  std::vector<Node::StartRequest> starts;
   for (const auto& t : matching) {
     if (sync == nullptr && Setting(t, "response") == "sync") {
       sync = &t;
@@ -195,47 +197,64 @@ void HandleWebhook(ApiContext& ctx, const Request& req, WebhookCall call, const 
     StartOptions options;
     options.input = input;
     options.traceparent = req.traceparent;
-    auto id = ctx.node->StartWorkflow(t.workflow_id, t.version, std::move(options));
-    if (!id.ok()) {
-      finish(500, started);
-      return ReplyStatus(req, reply, id.status());
+    starts.push_back({.workflow_id = t.workflow_id, .version = t.version, .options = std::move(options)});
+  }
+  if (sync == nullptr) {
+    if (matching.empty() && resumed->resumed == 0) {
+      record(delivery, 404, {});
+      return reply(http::Problem(404, "no-webhook",
+                                 "no published workflow and no waiting instance listens on " + call.method +
+                                     " /hooks/" + call.path));
     }
-    started.push_back(*id);
+    WebhookDeliveryRecord accepted = delivery;
+    accepted.status = 202;
+    auto started = ctx.node->StartWorkflows(std::move(starts), std::move(accepted));
+    if (!started.ok()) {
+      record(delivery, 500, {});
+      return ReplyStatus(req, reply, started.status());
+    }
+    Json ids = *started;
+    return reply(Response::JsonBody(202, {{"deliveryId", delivery.id},
+                                          {"instanceIds", ids},
+                                          {"id", started->empty() ? Json(nullptr) : Json(started->front())},
+                                          {"resumed", resumed->resumed}}));
   }
-  if (sync != nullptr) {
-    std::chrono::milliseconds timeout = ctx.execute_timeout;
-    if (auto d = ParseDuration(Setting(*sync, "timeout")); d.ok() && d->count() > 0)
-      timeout = std::min(*d, ctx.execute_timeout);
-    StartOptions options;
-    options.input = input;
-    options.traceparent = req.traceparent;
-    return RunAndReply(
-        ctx, req, sync->workflow_id, sync->version, std::move(options), timeout,
-        [finish, started](const BurstReport& report) {
-          Response r = report.http_responses.empty()
-                           ? Response::JsonBody(202, {{"id", report.instance_id},
-                                                      {"status", InstanceStatusName(report.status)}})
-                           : FromHttpResponse(report.http_responses.front());
-          std::vector<std::string> instances = started;
-          instances.push_back(report.instance_id);
-          finish(r.status, instances);
-          return r;
-        },
-        reply);
+
+  // Sync: the delivery is recorded now and its outcome when the workflow answers.
+  if (Status s = ctx.store->InsertWebhookDelivery(delivery); !s.ok()) return ReplyStatus(req, reply, s);
+  auto finish = [&ctx, id = delivery.id](int status, const std::vector<std::string>& instances) {
+    Status s = ctx.store->UpdateWebhookDelivery(id, status, instances);
+    if (!s.ok())
+      LogWarn("could not record a webhook delivery's outcome", {{"delivery", id}, {"error", s.ToString()}});
+  };
+  std::vector<std::string> started;
+  if (!starts.empty()) {
+    auto ids = ctx.node->StartWorkflows(std::move(starts), std::nullopt);
+    if (!ids.ok()) {
+      finish(500, {});
+      return ReplyStatus(req, reply, ids.status());
+    }
+    started = std::move(ids).value();
   }
-  if (matching.empty() && resumed->resumed == 0) {
-    finish(404, {});
-    return reply(http::Problem(
-        404, "no-webhook",
-        "no published workflow and no waiting instance listens on " + call.method + " /hooks/" + call.path));
-  }
-  finish(202, started);
-  Json ids = started;
-  Response r = Response::JsonBody(202, {{"deliveryId", delivery.id},
-                                        {"instanceIds", ids},
-                                        {"id", started.empty() ? Json(nullptr) : Json(started.front())},
-                                        {"resumed", resumed->resumed}});
-  reply(std::move(r));
+  std::chrono::milliseconds timeout = ctx.execute_timeout;
+  if (auto d = ParseDuration(Setting(*sync, "timeout")); d.ok() && d->count() > 0)
+    timeout = std::min(*d, ctx.execute_timeout);
+  StartOptions options;
+  options.input = input;
+  options.traceparent = req.traceparent;
+  return RunAndReply(
+      ctx, req, sync->workflow_id, sync->version, std::move(options), timeout,
+      [finish, started](const BurstReport& report) {
+        Response r = report.http_responses.empty()
+                         ? Response::JsonBody(202, {{"id", report.instance_id},
+                                                    {"status", InstanceStatusName(report.status)}})
+                         : FromHttpResponse(report.http_responses.front());
+        std::vector<std::string> instances = started;
+        instances.push_back(report.instance_id);
+        finish(r.status, instances);
+        return r;
+      },
+      reply);
 }
 
 Json DeliveryJson(const WebhookDeliveryRecord& d) {

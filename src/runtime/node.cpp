@@ -19,6 +19,7 @@ Node::Node(Store& store, const ActivityRegistry& registry, EngineServices servic
     : store_(store),
       options_(std::move(options)),
       workflows_(store, registry),
+      creations_(store),
       launcher_(registry, services),
       clock_(services.clock) {
   if (options_.worker.node_id.empty()) options_.worker.node_id = NewNodeId();
@@ -109,13 +110,33 @@ Result<std::pair<std::shared_ptr<const CompiledWorkflow>, InstanceState>> Node::
 
 Result<std::string> Node::StartWorkflow(const std::string& workflow_id, std::optional<int> version,
                                         StartOptions options) {
-  auto prepared = PrepareInstance(workflow_id, version, std::move(options));
-  if (!prepared.ok()) return prepared.status();
-  auto& [wf, state] = *prepared;
-  auto created = store_.CreateInstances({NewInstanceFrom(state, *wf)});
+  std::vector<StartRequest> one;
+  one.push_back({.workflow_id = workflow_id, .version = version, .options = std::move(options)});
+  auto ids = StartWorkflows(std::move(one), std::nullopt);
+  if (!ids.ok()) return ids.status();
+  return ids->front();
+}
+
+Result<std::vector<std::string>> Node::StartWorkflows(std::vector<StartRequest> starts,
+                                                      std::optional<WebhookDeliveryRecord> delivery) {
+  std::vector<NewInstance> instances;
+  std::vector<std::string> ids;
+  for (auto& start : starts) {
+    auto prepared = PrepareInstance(start.workflow_id, start.version, std::move(start.options));
+    if (!prepared.ok()) return prepared.status();
+    auto& [wf, state] = *prepared;
+    ids.push_back(state.id);
+    instances.push_back(NewInstanceFrom(state, *wf));
+  }
+  std::vector<WebhookDeliveryRecord> deliveries;
+  if (delivery) {
+    delivery->instance_ids.insert(delivery->instance_ids.end(), ids.begin(), ids.end());
+    deliveries.push_back(std::move(*delivery));
+  }
+  auto created = creations_.Create(std::move(instances), std::move(deliveries));
   if (!created.ok()) return created.status();
-  worker_->Notify();
-  return state.id;
+  if (!created->empty()) worker_->Notify();
+  return ids;
 }
 
 Result<int64_t> Node::PruneOnce(TimePoint now) {

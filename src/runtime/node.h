@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "observability/trellis_metrics.h"
+#include "runtime/creation_batcher.h"
 #include "runtime/scheduler.h"
 #include "runtime/worker.h"
 
@@ -42,8 +43,19 @@ class Node {
 
   // Creates a Running instance of a stored workflow (the published version unless `version`),
   // queued for any worker, and wakes this node's worker. Returns the instance id.
+  // Concurrent starts are written together (CreationBatcher).
   Result<std::string> StartWorkflow(const std::string& workflow_id, std::optional<int> version,
                                     StartOptions options);
+  // Starts one instance per request, and records `delivery` (when given) with the new instance ids
+  // appended to its instance_ids, all in one transaction: a webhook call's whole effect. Nothing is
+  // written when any workflow cannot be started.
+  struct StartRequest {
+    std::string workflow_id;
+    std::optional<int> version;
+    StartOptions options;
+  };
+  Result<std::vector<std::string>> StartWorkflows(std::vector<StartRequest> starts,
+                                                  std::optional<WebhookDeliveryRecord> delivery);
   // The initial state of a new instance, for sync execution through Worker::RunNow.
   Result<std::pair<std::shared_ptr<const CompiledWorkflow>, InstanceState>> PrepareInstance(
       const std::string& workflow_id, std::optional<int> version, StartOptions options);
@@ -60,6 +72,7 @@ class Node {
   WorkflowCache workflows_;
   std::unique_ptr<Worker> worker_;
   std::unique_ptr<Scheduler> scheduler_;
+  CreationBatcher creations_;
   std::mutex launcher_mu_;  // guards launcher_
   Engine launcher_;         // creates instance states for StartWorkflow
   const Clock* clock_;

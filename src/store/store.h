@@ -382,6 +382,11 @@ class Store {
   // Inserts instances (and announces them). An instance whose start_key already exists is skipped;
   // the result holds the ids actually created.
   virtual Result<std::vector<std::string>> CreateInstances(const std::vector<NewInstance>& instances) = 0;
+  // The same, and records webhook deliveries (with their final status and instance ids) in the
+  // same transaction: what a batch of API requests commits at once. A delivery id that exists
+  // already is a Conflict, and nothing of the batch is written.
+  virtual Result<std::vector<std::string>> CreateInstancesAndDeliveries(
+      const std::vector<NewInstance>& instances, const std::vector<WebhookDeliveryRecord>& deliveries) = 0;
   // Inserts one instance already leased by `owner` (sync execution: no queue round trip). Returns
   // the epoch to commit with.
   virtual Result<int64_t> CreateClaimedInstance(const NewInstance& instance, const std::string& owner,

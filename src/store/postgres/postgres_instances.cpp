@@ -119,12 +119,23 @@ Result<std::vector<std::string>> PostgresStore::InsertInstances(pg::Connection& 
 }
 
 Result<std::vector<std::string>> PostgresStore::CreateInstances(const std::vector<NewInstance>& instances) {
+  return CreateInstancesAndDeliveries(instances, {});
+}
+
+Result<std::vector<std::string>> PostgresStore::CreateInstancesAndDeliveries(
+    const std::vector<NewInstance>& instances, const std::vector<WebhookDeliveryRecord>& deliveries) {
   std::vector<std::string> out;
-  if (instances.empty()) return out;
+  if (instances.empty() && deliveries.empty()) return out;
   Status s = Run(Mode::kTx, [&](pg::Connection& c) -> Status {
-    auto r = InsertInstances(c, instances);
-    if (!r.ok()) return r.status();
-    out = std::move(r).value();
+    out.clear();  // a retried transaction starts over
+    if (!instances.empty()) {
+      auto r = InsertInstances(c, instances);
+      if (!r.ok()) return r.status();
+      out = std::move(r).value();
+    }
+    for (const auto& d : deliveries) {
+      if (Status inserted = InsertDelivery(c, d); !inserted.ok()) return inserted;
+    }
     return out.empty() ? Status::Ok() : Notify(c);
   });
   if (!s.ok()) return s;

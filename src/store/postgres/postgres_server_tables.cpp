@@ -252,26 +252,29 @@ Status PostgresStore::TouchApiKey(const std::string& id, TimePoint now) {
 // ---------------------------------------------------------------------------------------------
 // Webhook deliveries
 
-Status PostgresStore::InsertWebhookDelivery(const WebhookDeliveryRecord& d) {
+Status PostgresStore::InsertDelivery(pg::Connection& c, const WebhookDeliveryRecord& d) {
   int64_t received = ToMillis(d.received_at == TimePoint{} ? Now() : d.received_at);
-  Status s = Run(Mode::kWrite, [&](pg::Connection& c) -> Status {
-    auto r = c.Exec(
-        "INSERT INTO webhook_deliveries (id, path, method, headers, query, body, status, instance_ids, "
-        "received_at) VALUES ($1, $2, $3, $4, $5, decode($6, 'hex'), $7, $8, $9)",
-        pg::Params()
-            .Add(d.id)
-            .Add(d.path)
-            .Add(d.method)
-            .Add(pg::JsonText(d.headers))
-            .Add(pg::JsonText(d.query))
-            .Add(ToHex(d.body))
-            .Add(d.status)
-            .Add(pg::JsonText(Json(d.instance_ids)))
-            .Add(received));
-    return r.ok() ? Status::Ok() : r.status();
-  });
-  if (s.code() == StatusCode::kConflict) return Conflict("webhook delivery " + d.id + " already exists");
-  return s;
+  auto r = c.Exec(
+      "INSERT INTO webhook_deliveries (id, path, method, headers, query, body, status, instance_ids, "
+      "received_at) VALUES ($1, $2, $3, $4, $5, decode($6, 'hex'), $7, $8, $9)",
+      pg::Params()
+          .Add(d.id)
+          .Add(d.path)
+          .Add(d.method)
+          .Add(pg::JsonText(d.headers))
+          .Add(pg::JsonText(d.query))
+          .Add(ToHex(d.body))
+          .Add(d.status)
+          .Add(pg::JsonText(Json(d.instance_ids)))
+          .Add(received));
+  if (!r.ok() && r.status().code() == StatusCode::kConflict) {
+    return Conflict("webhook delivery " + d.id + " already exists");
+  }
+  return r.ok() ? Status::Ok() : r.status();
+}
+
+Status PostgresStore::InsertWebhookDelivery(const WebhookDeliveryRecord& d) {
+  return Run(Mode::kWrite, [&](pg::Connection& c) { return InsertDelivery(c, d); });
 }
 
 Status PostgresStore::UpdateWebhookDelivery(const std::string& id, int status,

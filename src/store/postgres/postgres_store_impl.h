@@ -57,6 +57,9 @@ class PostgresStore final : public Store {
   Result<std::vector<TriggerRow>> FindTriggers(const std::string& type, const std::string& key) override;
 
   Result<std::vector<std::string>> CreateInstances(const std::vector<NewInstance>& instances) override;
+  Result<std::vector<std::string>> CreateInstancesAndDeliveries(
+      const std::vector<NewInstance>& instances,
+      const std::vector<WebhookDeliveryRecord>& deliveries) override;
   Result<int64_t> CreateClaimedInstance(const NewInstance& instance, const std::string& owner,
                                         std::chrono::milliseconds lease, TimePoint now) override;
   Result<InstanceRecord> GetInstance(const std::string& id) override;
@@ -129,6 +132,7 @@ class PostgresStore final : public Store {
   // Takes the per-event-name advisory locks, sorted, in the current transaction.
   Status LockEventNames(pg::Connection& c, std::vector<std::string> names);
   static Status Notify(pg::Connection& c);
+  Status InsertDelivery(pg::Connection& c, const WebhookDeliveryRecord& delivery);
 
   TimePoint Now() const;
 

@@ -76,6 +76,11 @@ bool SqliteStore::InsertInstance(const NewInstance& in, const std::string& owner
 }
 
 Result<std::vector<std::string>> SqliteStore::CreateInstances(const std::vector<NewInstance>& instances) {
+  return CreateInstancesAndDeliveries(instances, {});
+}
+
+Result<std::vector<std::string>> SqliteStore::CreateInstancesAndDeliveries(
+    const std::vector<NewInstance>& instances, const std::vector<WebhookDeliveryRecord>& deliveries) {
   // Serialised before the store's mutex is taken: the states are most of the work.
   std::vector<std::string> states;
   states.reserve(instances.size());
@@ -85,6 +90,14 @@ Result<std::vector<std::string>> SqliteStore::CreateInstances(const std::vector<
     SqliteTxn txn(*db_);
     for (size_t i = 0; i < instances.size(); ++i) {
       if (InsertInstance(instances[i], "", std::nullopt, 0, &states[i])) ids.push_back(instances[i].id);
+    }
+    for (const auto& d : deliveries) {
+      try {
+        InsertDelivery(d);
+      } catch (const SqliteError& e) {
+        if (e.status().code() != StatusCode::kConflict) throw;
+        return Conflict("webhook delivery " + d.id + " already exists");
+      }
     }
     txn.Commit();
     return ids;

@@ -176,16 +176,20 @@ Status SqliteStore::TouchApiKey(const std::string& id, TimePoint now) {
 // ---------------------------------------------------------------------------------------------
 // Webhook deliveries
 
+void SqliteStore::InsertDelivery(const WebhookDeliveryRecord& d) {
+  TimePoint received = d.received_at == TimePoint{} ? Now() : d.received_at;
+  db_->Prepare(
+         "INSERT INTO webhook_deliveries (id, path, method, headers, query, body, status, instance_ids, "
+         "received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
+      .Args(d.id, d.path, d.method, JsonText(d.headers), JsonText(d.query), SqliteBlob{d.body}, d.status,
+            JsonText(Json(d.instance_ids)), received)
+      .Run();
+}
+
 Status SqliteStore::InsertWebhookDelivery(const WebhookDeliveryRecord& d) {
   return Run([&]() -> Status {
-    TimePoint received = d.received_at == TimePoint{} ? Now() : d.received_at;
     try {
-      db_->Prepare(
-             "INSERT INTO webhook_deliveries (id, path, method, headers, query, body, status, instance_ids, "
-             "received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
-          .Args(d.id, d.path, d.method, JsonText(d.headers), JsonText(d.query), SqliteBlob{d.body}, d.status,
-                JsonText(Json(d.instance_ids)), received)
-          .Run();
+      InsertDelivery(d);
     } catch (const SqliteError& e) {
       if (e.status().code() != StatusCode::kConflict) throw;
       return Conflict("webhook delivery " + d.id + " already exists");

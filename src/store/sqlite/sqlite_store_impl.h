@@ -47,6 +47,9 @@ class SqliteStore final : public Store {
   Result<std::vector<TriggerRow>> FindTriggers(const std::string& type, const std::string& key) override;
 
   Result<std::vector<std::string>> CreateInstances(const std::vector<NewInstance>& instances) override;
+  Result<std::vector<std::string>> CreateInstancesAndDeliveries(
+      const std::vector<NewInstance>& instances,
+      const std::vector<WebhookDeliveryRecord>& deliveries) override;
   Result<int64_t> CreateClaimedInstance(const NewInstance& instance, const std::string& owner,
                                         std::chrono::milliseconds lease, TimePoint now) override;
   Result<InstanceRecord> GetInstance(const std::string& id) override;
@@ -125,6 +128,7 @@ class SqliteStore final : public Store {
   bool InsertInstance(const NewInstance& instance, const std::string& owner,
                       std::optional<TimePoint> lease_expires, int64_t epoch,
                       const std::string* state_text = nullptr);
+  void InsertDelivery(const WebhookDeliveryRecord& delivery);  // Conflict (SqliteError) on a duplicate id
   // Writes an inbox item, bumps inbox_seq and makes the instance runnable.
   void WriteInbox(const std::string& instance_id, InboxKind kind, std::string_view bookmark_id,
                   std::string_view payload, TimePoint now);

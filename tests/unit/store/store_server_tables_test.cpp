@@ -306,5 +306,30 @@ TEST_P(StoreConformanceTest, PruneWebhookDeliveriesRemovesOnlyOldOnesInBatches) 
   EXPECT_EQ(left->items[1].id, "edge");
 }
 
+// A webhook call's whole effect in one transaction: its instances and its delivery record; a
+// delivery id that exists already writes nothing of the batch.
+TEST_P(StoreConformanceTest, CreateInstancesAndDeliveriesIsOneTransaction) {
+  WebhookDeliveryRecord d = Delivery("d-batch", "orders/new", At(5));
+  d.instance_ids = {"hooked-1", "hooked-2"};
+  auto created = store_->CreateInstancesAndDeliveries({Instance("hooked-1"), Instance("hooked-2")}, {d});
+  ASSERT_TRUE(created.ok()) << created.status().ToString();
+  EXPECT_EQ(*created, (std::vector<std::string>{"hooked-1", "hooked-2"}));
+  auto got = store_->GetWebhookDelivery("d-batch");
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  EXPECT_EQ(got->status, 202);
+  EXPECT_EQ(got->instance_ids, (std::vector<std::string>{"hooked-1", "hooked-2"}));
+  EXPECT_EQ(Get("hooked-1").status, InstanceStatus::kRunning);
+  EXPECT_EQ(ClaimAll(At(6)).size(), 2u) << "created runnable";
+
+  WebhookDeliveryRecord again = Delivery("d-batch", "orders/new", At(7));
+  auto conflict = store_->CreateInstancesAndDeliveries({Instance("never")}, {again});
+  EXPECT_EQ(conflict.status().code(), StatusCode::kConflict);
+  EXPECT_EQ(store_->GetInstance("never").status().code(), StatusCode::kNotFound);
+
+  // Deliveries alone (a call that started nothing) are fine too.
+  ASSERT_TRUE(store_->CreateInstancesAndDeliveries({}, {Delivery("d-alone", "x", At(8))}).ok());
+  EXPECT_TRUE(store_->GetWebhookDelivery("d-alone").ok());
+}
+
 }  // namespace
 }  // namespace trellis::testing

@@ -1,0 +1,75 @@
+#include "runtime/creation_batcher.h"
+
+#include <unordered_set>
+
+namespace trellis {
+
+Result<std::vector<std::string>> CreationBatcher::Create(std::vector<NewInstance> instances,
+                                                         std::vector<WebhookDeliveryRecord> deliveries) {
+  Pending mine{.instances = std::move(instances), .deliveries = std::move(deliveries)};
+  std::unique_lock lock(mu_);
+  queue_.push_back(&mine);
+  while (!mine.done) {
+    if (leading_) {
+      cv_.wait(lock);
+      continue;
+    }
+    // Lead: take what is queued (this request may be behind others) and write it.
+    leading_ = true;
+    std::vector<Pending*> batch;
+    size_t rows = 0;
+    while (!queue_.empty()) {
+      Pending* next = queue_.front();
+      size_t n = next->instances.size() + next->deliveries.size();
+      if (!batch.empty() && rows + n > max_rows_) break;
+      batch.push_back(next);
+      rows += n;
+      queue_.pop_front();
+    }
+    lock.unlock();
+    Write(batch);
+    lock.lock();
+    ++batches_;
+    for (Pending* p : batch) p->done = true;
+    leading_ = false;
+    cv_.notify_all();
+  }
+  if (!mine.status.ok()) return mine.status;
+  return std::move(mine.created);
+}
+
+void CreationBatcher::Write(const std::vector<Pending*>& batch) {
+  std::vector<NewInstance> instances;
+  std::vector<WebhookDeliveryRecord> deliveries;
+  if (batch.size() == 1) {
+    auto created = store_.CreateInstancesAndDeliveries(batch[0]->instances, batch[0]->deliveries);
+    batch[0]->status = created.status();
+    if (created.ok()) batch[0]->created = std::move(created).value();
+    return;
+  }
+  for (const Pending* p : batch) {
+    instances.insert(instances.end(), p->instances.begin(), p->instances.end());
+    deliveries.insert(deliveries.end(), p->deliveries.begin(), p->deliveries.end());
+  }
+  auto created = store_.CreateInstancesAndDeliveries(instances, deliveries);
+  if (!created.ok()) {
+    // One request's row may be the cause (a duplicate delivery id): each one on its own, so that
+    // only that request fails. A database that is down fails them all again, which is right.
+    for (Pending* p : batch) Write({p});
+    return;
+  }
+  std::unordered_set<std::string> ids(created->begin(), created->end());
+  for (Pending* p : batch) {
+    p->status = Status::Ok();
+    for (const auto& n : p->instances) {
+      if (ids.count(n.id) > 0) p->created.push_back(n.id);
+    }
+  }
+}
+
+int64_t CreationBatcher::batches() const {
+  std::lock_guard lock(mu_);
+  return batches_;
+}
+
+}  // namespace trellis
