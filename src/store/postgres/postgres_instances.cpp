@@ -440,18 +440,22 @@ Result<DeliveryResult> PostgresStore::DeliverEvent(const EventSignal& event, std
 Result<DeliveryResult> PostgresStore::DeliverWebhook(const std::string& path, const std::string& method,
                                                      const Json& request, TimePoint now) {
   DeliveryResult result;
-  Status s = Run(Mode::kTx, [&](pg::Connection& c) -> Status {
+  // One autocommit statement (atomic on its own), with the wake-up notification inside it: most
+  // webhook calls resume nothing, and then this is a single round trip that writes nothing.
+  Status s = Run(Mode::kWrite, [&](pg::Connection& c) -> Status {
     auto r = c.Exec(
         "WITH m AS (DELETE FROM bookmarks WHERE kind = 'Webhook' AND key = $1::text AND (method = '' OR "
         "upper(method) = upper($2::text)) RETURNING instance_id, id), "
         "i AS (INSERT INTO inbox (instance_id, kind, bookmark_id, payload, created_at) "
         "SELECT instance_id, 'webhook', id, $3::text, $4::bigint FROM m ORDER BY instance_id, id), "
         "u AS (UPDATE workflow_instances SET inbox_seq = inbox_seq + 1, runnable = true "
-        "WHERE id IN (SELECT instance_id FROM m)) SELECT count(*) FROM m",
+        "WHERE id IN (SELECT instance_id FROM m)), "
+        "n AS (SELECT pg_notify('trellis_work', '') WHERE EXISTS (SELECT 1 FROM m)) "
+        "SELECT (SELECT count(*) FROM m), (SELECT count(*) FROM n)",
         pg::Params().Add(path).Add(method).Add(pg::JsonText(request)).Add(ToMillis(now)));
     if (!r.ok()) return r.status();
     result = DeliveryResult{.resumed = static_cast<int>(r->Int(0, 0))};
-    return result.resumed > 0 ? Notify(c) : Status::Ok();
+    return Status::Ok();
   });
   if (!s.ok()) return s;
   return result;

@@ -199,6 +199,25 @@ TEST_P(StoreConformanceTest, ListenWakesOnCreateAndDeliveryAndInterrupt) {
       store_->Deliver({.instance_id = "woke", .kind = InboxKind::kCancel, .payload = "x"}, At(1)).ok());
   EXPECT_TRUE(l.Wait(seconds(10)));
 
+  // A webhook that resumes a bookmark wakes the workers; one that resumes nothing does not.
+  Create({Instance("hooked")});
+  EXPECT_TRUE(l.Wait(seconds(10)));
+  auto claimed = ClaimOne("hooked", At(2));
+  InstanceCommit c = CommitFor(claimed, At(2));
+  c.bookmarks = std::vector<BookmarkRow>{
+      BookmarkRow{.id = "hook", .kind = BookmarkKind::kWebhook, .activity_id = "hook", .key = "wake/me"}};
+  ASSERT_EQ(CommitAll({c}), std::vector<CommitOutcome>{CommitOutcome::kCommitted});
+  while (l.Wait(milliseconds(50))) {
+  }  // drain what the commit announced
+  auto nothing = store_->DeliverWebhook("nobody/listens", "POST", Json::object(), At(3));
+  ASSERT_TRUE(nothing.ok()) << nothing.status().ToString();
+  EXPECT_EQ(nothing->resumed, 0);
+  EXPECT_FALSE(l.Wait(milliseconds(100)));
+  auto hooked = store_->DeliverWebhook("wake/me", "POST", Json::object(), At(3));
+  ASSERT_TRUE(hooked.ok()) << hooked.status().ToString();
+  EXPECT_EQ(hooked->resumed, 1);
+  EXPECT_TRUE(l.Wait(seconds(10)));
+
   // A wait in progress is woken by a creation on another thread.
   std::thread creator([&] {
     std::this_thread::sleep_for(milliseconds(50));
