@@ -30,7 +30,6 @@ struct App::Impl {
   std::unique_ptr<DelayedCalls> delayed;
   ApiContext ctx;
   HealthContext health;
-  std::unique_ptr<metrics::StoreSourceRegistration> store_metrics;
   std::unique_ptr<Authenticator> authenticator;
   std::unique_ptr<Dispatcher> dispatcher;
   std::unique_ptr<http::Server> server;
@@ -127,7 +126,6 @@ Result<std::unique_ptr<App>> App::Create(const config::Config& cfg,
   impl->health.draining = [raw] { return raw->draining.load() || raw->node->draining(); };
   impl->health.started = [raw] { return raw->started.load(); };
   impl->health.metrics = [] { return metrics::RenderMetrics(); };
-  impl->store_metrics = RegisterStoreMetrics(db, SystemClock::Instance());
 
   http::Router router = BuildApiRouter(ctx);
   AddHealthRoutes(router, impl->health);

@@ -62,7 +62,6 @@ int RunWorker(WorkerFlags& f) {
   health.store = store->get();
   health.draining = [&] { return node.draining(); };
   health.metrics = [] { return metrics::RenderMetrics(); };
-  auto store_metrics = api::RegisterStoreMetrics(**store, SystemClock::Instance());
   http::Router router;
   api::AddHealthRoutes(router, health);
   api::Dispatcher dispatcher(std::move(router), {});
