@@ -2,24 +2,10 @@
 
 #include "activities/builtin.h"
 #include "activities/http_client.h"
+#include "core/strings.h"
 
 namespace trellis {
 namespace {
-
-std::string PercentEncode(std::string_view s) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    }
-  }
-  return out;
-}
 
 std::string Scalar(const Json& v) {
   return v.is_string() ? v.get<std::string>() : v.dump();

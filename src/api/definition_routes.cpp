@@ -2,6 +2,7 @@
 // delete, validate. Bodies may be JSON or YAML (Content-Type application/yaml), like the files in git.
 #include "api/api.h"
 #include "api/util.h"
+#include "core/strings.h"
 #include "model/parser.h"
 #include "runtime/definitions.h"
 
@@ -83,7 +84,7 @@ void AddDefinitionRoutes(http::Router& router, ApiContext& ctx) {
         auto saved = SaveWorkflow(*ctx.store, *ctx.registry, *def, publish, ctx.clock->Now());
         if (!saved.ok()) return ReplyStatus(req, reply, saved.status());
         Response r = Response::JsonBody(201, DefinitionJson(*saved));
-        r.headers.Set("Location", "/api/workflows/" + EncodePathSegment(saved->id) + "/versions/" +
+        r.headers.Set("Location", "/api/workflows/" + PercentEncode(saved->id) + "/versions/" +
                                       std::to_string(saved->version));
         reply(std::move(r));
       },

@@ -105,21 +105,6 @@ std::vector<http::FieldError> CheckMembers(const Json& body,
   return errors;
 }
 
-std::string EncodePathSegment(std::string_view segment) {
-  static const char* kHex = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : segment) {
-    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    }
-  }
-  return out;
-}
-
 Json PageJson(Json items, const std::string& next_cursor) {
   Json j = {{"items", std::move(items)}};
   if (!next_cursor.empty()) j["nextCursor"] = next_cursor;

@@ -37,10 +37,6 @@ std::vector<http::FieldError> CheckMembers(const Json& body,
 
 Json PageJson(Json items, const std::string& next_cursor);
 
-// `segment` percent-encoded for a URL path (Location headers): ids are free text, and a CR or LF in
-// a header value would let it inject headers.
-std::string EncodePathSegment(std::string_view segment);
-
 Json InstanceSummaryJson(const InstanceRecord& r);
 // The full instance: the summary plus input, output, variables, incidents and bookmarks from the
 // state (StateToJson form). Values of `secrets` ({name: value}, may be null) that a workflow copied

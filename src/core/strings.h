@@ -14,4 +14,8 @@ std::string ClosestMatch(std::string_view word, const std::vector<std::string>& 
 // ", did you mean 'x'?" or "" — ready to append to a message.
 std::string DidYouMean(std::string_view word, const std::vector<std::string>& candidates);
 
+// RFC 3986 percent-encoding of everything but the unreserved characters (letters, digits, - . _ ~):
+// safe for a path segment and for a query name or value.
+std::string PercentEncode(std::string_view s);
+
 }  // namespace trellis
