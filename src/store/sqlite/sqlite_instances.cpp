@@ -1,5 +1,6 @@
 // Instances, the journal, claims and leases on SQLite.
 #include <algorithm>
+#include <unordered_map>
 
 #include "store/sqlite/sqlite_store_impl.h"
 #include "store/store_util.h"
@@ -255,19 +256,36 @@ Result<std::vector<ClaimedInstance>> SqliteStore::Claim(const ClaimRequest& requ
       stmt.Args(request.now, static_cast<int64_t>(request.limit));
       while (stmt.Step()) ids.emplace_back(stmt.Text(0), stmt.Int(2) != 0);
     }
-    out.reserve(ids.size());
-    TimePoint expires = request.now + request.lease;
-    for (const auto& [id, expired] : ids) {
-      ClaimedInstance claimed;
-      claimed.lease_expired = expired;
-      {
-        auto stmt = db_->Prepare(
-            "UPDATE workflow_instances SET lease_owner = ?, lease_expires = ?, epoch = epoch + 1, "
-            "runnable = 0 WHERE id = ? RETURNING " TRELLIS_INSTANCE_COLUMNS ", state");
-        if (!stmt.Args(request.owner, expires, id).Step()) continue;
+    if (ids.empty()) return out;
+    // One UPDATE for the whole batch (the ids as a JSON array); its rows come back in any order and
+    // are put back in due order.
+    std::unordered_map<std::string, size_t> position;
+    Json id_list = Json::array();
+    for (size_t i = 0; i < ids.size(); ++i) {
+      position.emplace(ids[i].first, i);
+      id_list.push_back(ids[i].first);
+    }
+    std::vector<std::optional<ClaimedInstance>> slots(ids.size());
+    {
+      auto stmt = db_->Prepare(
+          "UPDATE workflow_instances SET lease_owner = ?1, lease_expires = ?2, epoch = epoch + 1, "
+          "runnable = 0 WHERE id IN (SELECT value FROM json_each(?3)) RETURNING " TRELLIS_INSTANCE_COLUMNS
+          ", state");
+      stmt.Args(request.owner, request.now + request.lease, JsonText(id_list));
+      while (stmt.Step()) {
+        ClaimedInstance claimed;
         claimed.record = ReadInstance(stmt, false);
         claimed.record.state_text = stmt.Text(kStateColumn);
+        size_t at = position.at(claimed.record.id);
+        claimed.lease_expired = ids[at].second;
+        slots[at] = std::move(claimed);
       }
+    }
+    out.reserve(ids.size());
+    for (auto& slot : slots) {
+      if (!slot) continue;
+      ClaimedInstance& claimed = *slot;
+      const std::string& id = claimed.record.id;
       // Every inbox write bumps inbox_seq, so an instance that never had one has none.
       if (claimed.record.inbox_seq > 0) {
         auto stmt = db_->Prepare(
