@@ -23,13 +23,15 @@ struct ServerFlags {
 };
 
 int RunServer(ServerFlags& f) {
+  // First, before any thread starts: a SIGTERM during start-up is held and answered with a clean
+  // stop (exit 0).
+  BlockStopSignals();
   if (!f.host.empty()) f.config.flags["server.host"] = f.host;
   if (f.port >= 0) f.config.flags["server.port"] = std::to_string(f.port);
   if (f.workers >= 0) f.config.flags["server.workers"] = std::to_string(f.workers);
   auto cfg = LoadConfigOrReport(f.config, "server");
   if (!cfg) return 1;
   ConfigureLoggingFrom(*cfg);
-  BlockStopSignals();
   bool stop_requested = false;
   auto app = api::App::Create(*cfg, [&](std::chrono::milliseconds wait) {
     if (WaitForStopSignal(wait) != 0) stop_requested = true;

@@ -24,6 +24,9 @@ struct WorkerFlags {
 };
 
 int RunWorker(WorkerFlags& f) {
+  // First, before any thread starts: a SIGTERM that arrives while the worker is still starting is
+  // held and then answered with a clean stop (exit 0), not the default death (exit 143).
+  BlockStopSignals();
   if (f.concurrency > 0) f.config.flags["worker.concurrency"] = std::to_string(f.concurrency);
   auto cfg = LoadConfigOrReport(f.config, "worker");
   if (!cfg) return 1;
@@ -33,7 +36,6 @@ int RunWorker(WorkerFlags& f) {
     std::cerr << "error: " << env.status().message() << "\n";
     return 1;
   }
-  BlockStopSignals();
   bool stop_requested = false;
   StoreOptions store_options;
   store_options.journal_output_limit = cfg->GetBytes("limits.journal_payload");

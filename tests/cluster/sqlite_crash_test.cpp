@@ -42,7 +42,7 @@ TEST_F(SqliteCrashTest, ASingleNodeKilledRepeatedlyCompletesEveryInstanceExactly
     // Seed, then close: the running worker will hold the file.
     store_ = OpenStoreAt(url_);
     ASSERT_NE(store_, nullptr);
-    ASSERT_NO_FATAL_FAILURE(SaveYaml(*store_, DelayedWorkflowYaml("crashy", 80, 50)));
+    ASSERT_NO_FATAL_FAILURE(SaveYaml(*store_, DelayedWorkflowYaml("crashy", 500, 300)));
     ids = CreateInstances(*store_, "crashy", kInstances, NumberInput);
     ASSERT_EQ(ids.size(), static_cast<size_t>(kInstances));
     store_.reset();
