@@ -4,6 +4,14 @@
 
 namespace trellis {
 
+CreationBatcher::CreationBatcher(Store& store, size_t max_rows)
+    : CreationBatcher(
+          [&store](const std::vector<NewInstance>& instances,
+                   const std::vector<WebhookDeliveryRecord>& deliveries) {
+            return store.CreateInstancesAndDeliveries(instances, deliveries);
+          },
+          max_rows) {}
+
 Result<std::vector<std::string>> CreationBatcher::Create(std::vector<NewInstance> instances,
                                                          std::vector<WebhookDeliveryRecord> deliveries) {
   Pending mine{.instances = std::move(instances), .deliveries = std::move(deliveries)};
@@ -42,7 +50,7 @@ void CreationBatcher::Write(const std::vector<Pending*>& batch) {
   std::vector<NewInstance> instances;
   std::vector<WebhookDeliveryRecord> deliveries;
   if (batch.size() == 1) {
-    auto created = store_.CreateInstancesAndDeliveries(batch[0]->instances, batch[0]->deliveries);
+    auto created = write_(batch[0]->instances, batch[0]->deliveries);
     batch[0]->status = created.status();
     if (created.ok()) batch[0]->created = std::move(created).value();
     return;
@@ -51,11 +59,19 @@ void CreationBatcher::Write(const std::vector<Pending*>& batch) {
     instances.insert(instances.end(), p->instances.begin(), p->instances.end());
     deliveries.insert(deliveries.end(), p->deliveries.begin(), p->deliveries.end());
   }
-  auto created = store_.CreateInstancesAndDeliveries(instances, deliveries);
+  auto created = write_(instances, deliveries);
   if (!created.ok()) {
-    // One request's row may be the cause (a duplicate delivery id): each one on its own, so that
-    // only that request fails. A database that is down fails them all again, which is right.
-    for (Pending* p : batch) Write({p});
+    StatusCode code = created.status().code();
+    bool about_a_row = code == StatusCode::kConflict || code == StatusCode::kInvalidArgument ||
+                       code == StatusCode::kFailedPrecondition;
+    if (about_a_row) {
+      // One request's row may be the cause (a duplicate delivery id): each one on its own, so
+      // that only that request fails.
+      for (Pending* p : batch) Write({p});
+    } else {
+      // The database failed: retrying each request would hold every waiter for N more failures.
+      for (Pending* p : batch) p->status = created.status();
+    }
     return;
   }
   std::unordered_set<std::string> ids(created->begin(), created->end());
@@ -65,6 +81,11 @@ void CreationBatcher::Write(const std::vector<Pending*>& batch) {
       if (ids.count(n.id) > 0) p->created.push_back(n.id);
     }
   }
+}
+
+size_t CreationBatcher::queued() const {
+  std::lock_guard lock(mu_);
+  return queue_.size();
 }
 
 int64_t CreationBatcher::batches() const {

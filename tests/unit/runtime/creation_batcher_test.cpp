@@ -3,7 +3,11 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <filesystem>
+#include <functional>
+#include <map>
+#include <mutex>
 #include <random>
 #include <thread>
 
@@ -86,6 +90,112 @@ TEST_F(CreationBatcherTest, ConcurrentRequestsShareTransactionsAndFailAlone) {
   EXPECT_TRUE(store_->GetWebhookDelivery("d-i-15-49").ok());
   // Batching happened: fewer transactions than requests (the leader takes what queued meanwhile).
   EXPECT_LT(batcher.batches(), kThreads * kPerThread);
+}
+
+// A writer whose first call blocks until released, so that the requests made meanwhile queue
+// behind it and go out as one batch; then it answers with `answer`.
+class GatedWriter {
+ public:
+  explicit GatedWriter(
+      std::function<Result<std::vector<std::string>>(const std::vector<NewInstance>&)> answer)
+      : answer_(std::move(answer)) {}
+
+  CreationBatcher::Writer writer() {
+    return [this](const std::vector<NewInstance>& instances,
+                  const std::vector<WebhookDeliveryRecord>&) -> Result<std::vector<std::string>> {
+      std::unique_lock lock(mu_);
+      sizes_.push_back(instances.size());
+      if (sizes_.size() == 1) cv_.wait(lock, [&] { return released_; });
+      return answer_(instances);
+    };
+  }
+  bool first_call_started() {
+    std::lock_guard lock(mu_);
+    return !sizes_.empty();
+  }
+  void Release() {
+    {
+      std::lock_guard lock(mu_);
+      released_ = true;
+    }
+    cv_.notify_all();
+  }
+  std::vector<size_t> sizes() {
+    std::lock_guard lock(mu_);
+    return sizes_;
+  }
+
+ private:
+  std::function<Result<std::vector<std::string>>(const std::vector<NewInstance>&)> answer_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool released_ = false;
+  std::vector<size_t> sizes_;
+};
+
+// Runs "first" alone (its write held), queues `ids` behind it, releases, and returns each id's
+// result.
+std::map<std::string, Result<std::vector<std::string>>> RunQueuedBehindFirst(
+    GatedWriter& gate, const std::vector<std::string>& ids) {
+  CreationBatcher batcher(gate.writer(), 256);
+  std::map<std::string, Result<std::vector<std::string>>> results;
+  std::mutex results_mu;
+  auto create = [&](const std::string& id) {
+    auto r = batcher.Create({NewInstance{.id = id}}, {});
+    std::lock_guard lock(results_mu);
+    results.emplace(id, std::move(r));
+  };
+  std::thread first(create, "first");
+  while (!gate.first_call_started()) std::this_thread::yield();
+  std::vector<std::thread> others;
+  for (const auto& id : ids) others.emplace_back(create, id);
+  while (batcher.queued() < ids.size()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  gate.Release();
+  first.join();
+  for (auto& t : others) t.join();
+  return results;
+}
+
+Result<std::vector<std::string>> AllIds(const std::vector<NewInstance>& instances) {
+  std::vector<std::string> ids;
+  for (const auto& n : instances) ids.push_back(n.id);
+  return ids;
+}
+
+// A database that fails fails every request of the batch at once: no retry per request, which
+// would hold each waiter for the others' failures.
+TEST(CreationBatcherWriterTest, ADatabaseFailureFailsTheBatchWithoutRetries) {
+  GatedWriter gate([](const std::vector<NewInstance>&) -> Result<std::vector<std::string>> {
+    return Unavailable("the database went away");
+  });
+  std::vector<std::string> ids;
+  for (int i = 0; i < 8; ++i) ids.push_back("other-" + std::to_string(i));
+  auto results = RunQueuedBehindFirst(gate, ids);
+  ASSERT_EQ(results.size(), 9u);
+  for (const auto& [id, r] : results) {
+    EXPECT_EQ(r.status().code(), StatusCode::kUnavailable) << id;
+    EXPECT_EQ(r.status().message(), "the database went away") << id;
+  }
+  EXPECT_EQ(gate.sizes(), (std::vector<size_t>{1, 8})) << "the first alone, then the eight as one batch";
+}
+
+// A batch refused for one request's row is retried request by request: only that one fails.
+TEST(CreationBatcherWriterTest, ARowConflictInABatchFailsOnlyItsRequest) {
+  GatedWriter gate([](const std::vector<NewInstance>& instances) -> Result<std::vector<std::string>> {
+    for (const auto& n : instances) {
+      if (n.id == "bad") return Conflict("webhook delivery bad already exists");
+    }
+    return AllIds(instances);
+  });
+  auto results = RunQueuedBehindFirst(gate, {"good-1", "bad", "good-2"});
+  ASSERT_EQ(results.size(), 4u);
+  EXPECT_EQ(results.at("bad").status().code(), StatusCode::kConflict);
+  for (const char* id : {"first", "good-1", "good-2"}) {
+    ASSERT_TRUE(results.at(id).ok()) << id << ": " << results.at(id).status().ToString();
+    EXPECT_EQ(*results.at(id), std::vector<std::string>{id});
+  }
+  // The first alone, the three together (refused), then each of the three alone.
+  EXPECT_EQ(gate.sizes(), (std::vector<size_t>{1, 3, 1, 1, 1}));
 }
 
 }  // namespace
