@@ -39,6 +39,7 @@ class CreationBatcher {
     std::vector<NewInstance> instances;
     std::vector<WebhookDeliveryRecord> deliveries;
     bool done = false;
+    std::condition_variable wake;  // with mu_
     Status status;
     std::vector<std::string> created;
   };
@@ -47,7 +48,6 @@ class CreationBatcher {
   Writer write_;
   const size_t max_rows_;
   mutable std::mutex mu_;
-  std::condition_variable cv_;
   std::deque<Pending*> queue_;  // guarded by mu_
   bool leading_ = false;        // guarded by mu_: a thread is writing a batch
   int64_t batches_ = 0;         // guarded by mu_

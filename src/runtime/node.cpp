@@ -19,7 +19,15 @@ Node::Node(Store& store, const ActivityRegistry& registry, EngineServices servic
     : store_(store),
       options_(std::move(options)),
       workflows_(store, registry),
-      creations_(store),
+      // One wake-up of this node's worker per batch written, not one per request.
+      creations_(
+          [this](const std::vector<NewInstance>& instances,
+                 const std::vector<WebhookDeliveryRecord>& deliveries) {
+            auto created = store_.CreateInstancesAndDeliveries(instances, deliveries);
+            if (created.ok() && !created->empty() && worker_) worker_->Notify();
+            return created;
+          },
+          256),
       launcher_(registry, services),
       clock_(services.clock) {
   if (options_.worker.node_id.empty()) options_.worker.node_id = NewNodeId();
@@ -135,7 +143,6 @@ Result<std::vector<std::string>> Node::StartWorkflows(std::vector<StartRequest> 
   }
   auto created = creations_.Create(std::move(instances), std::move(deliveries));
   if (!created.ok()) return created.status();
-  if (!created->empty()) worker_->Notify();
   return ids;
 }
 
