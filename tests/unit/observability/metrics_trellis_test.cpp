@@ -17,6 +17,7 @@
 #include "runtime/node.h"
 #include "store/postgres/postgres_store.h"
 #include "store/sqlite/sqlite_store.h"
+#include "support/sqlite_runtime_fixture.h"
 #include "support/subprocess.h"
 #include "unit/store/store_fixture.h"
 
@@ -118,31 +119,11 @@ TEST(TrellisMetricsTest, TheNewestLiveStoreSourceIsUsedAndTheQueueIsLeftOutWhenI
 // ---------------------------------------------------------------------------------------------
 // The durable worker on SQLite.
 
-class WorkerMetricsTest : public ::testing::Test {
+class WorkerMetricsTest : public test::SqliteRuntimeTest {
  protected:
-  void SetUp() override {
-    std::random_device rd;
-    dir_ = std::filesystem::temp_directory_path() / ("trellis-metrics-" + std::to_string(rd()));
-    std::filesystem::create_directories(dir_);
-    DatabaseSettings settings;
-    settings.sqlite_path = (dir_ / "trellis.db").string();
-    auto store = OpenSqliteStore(settings, {});
-    ASSERT_TRUE(store.ok()) << store.status().message();
-    store_ = std::move(store).value();
-    ASSERT_TRUE(store_->Migrate().ok());
-  }
   void TearDown() override {
     node_.reset();
-    store_.reset();
-    std::filesystem::remove_all(dir_);
-  }
-
-  void Save(const std::string& yaml) {
-    std::vector<ValidationError> errors;
-    WorkflowDefinition def = ParseDefinition(yaml, &errors);
-    ASSERT_TRUE(errors.empty()) << errors[0].path << ": " << errors[0].message;
-    auto saved = SaveWorkflow(*store_, BuiltinActivities(), DefinitionToJson(def), true, clock_->Now());
-    ASSERT_TRUE(saved.ok()) << saved.status().message();
+    SqliteRuntimeTest::TearDown();
   }
 
   Node& MakeNode() {
@@ -158,19 +139,6 @@ class WorkerMetricsTest : public ::testing::Test {
     return *node_;
   }
 
-  void WaitFor(const std::string& id, InstanceStatus want) {
-    auto until = std::chrono::steady_clock::now() + 20s;
-    while (std::chrono::steady_clock::now() < until) {
-      auto r = store_->GetInstance(id);
-      if (r.ok() && r->status == want && r->lease_owner.empty()) return;
-      std::this_thread::sleep_for(10ms);
-    }
-    ADD_FAILURE() << "instance " << id << " never reached " << InstanceStatusName(want);
-  }
-
-  std::filesystem::path dir_;
-  const Clock* clock_ = &SystemClock::Instance();
-  std::unique_ptr<Store> store_;
   std::unique_ptr<Node> node_;
 };
 

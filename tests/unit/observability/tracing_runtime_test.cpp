@@ -18,6 +18,7 @@
 #include "runtime/definitions.h"
 #include "runtime/node.h"
 #include "store/sqlite/sqlite_store.h"
+#include "support/sqlite_runtime_fixture.h"
 #include "support/test_http_server.h"
 
 namespace trellis {
@@ -50,32 +51,12 @@ std::vector<Json> Named(const std::vector<Json>& spans, std::string_view prefix)
   return out;
 }
 
-class TracingRuntimeTest : public ::testing::Test {
+class TracingRuntimeTest : public test::SqliteRuntimeTest {
  protected:
-  void SetUp() override {
-    std::random_device rd;
-    dir_ = std::filesystem::temp_directory_path() / ("trellis-tracing-" + std::to_string(rd()));
-    std::filesystem::create_directories(dir_);
-    DatabaseSettings settings;
-    settings.sqlite_path = (dir_ / "trellis.db").string();
-    auto store = OpenSqliteStore(settings, {});
-    ASSERT_TRUE(store.ok()) << store.status().message();
-    store_ = std::move(store).value();
-    ASSERT_TRUE(store_->Migrate().ok());
-  }
   void TearDown() override {
     nodes_.clear();
     tracers_.clear();
-    store_.reset();
-    std::filesystem::remove_all(dir_);
-  }
-
-  void Save(const std::string& yaml) {
-    std::vector<ValidationError> errors;
-    WorkflowDefinition def = ParseDefinition(yaml, &errors);
-    ASSERT_TRUE(errors.empty()) << errors[0].path << ": " << errors[0].message;
-    auto saved = SaveWorkflow(*store_, BuiltinActivities(), DefinitionToJson(def), true, clock_->Now());
-    ASSERT_TRUE(saved.ok()) << saved.status().message();
+    SqliteRuntimeTest::TearDown();
   }
 
   // A tracer exporting to `collector` (as each process has its own).
@@ -98,22 +79,6 @@ class TracingRuntimeTest : public ::testing::Test {
     nodes_.push_back(std::make_unique<Node>(*store_, BuiltinActivities(), services, options));
     nodes_.back()->Start();
     return *nodes_.back();
-  }
-
-  InstanceRecord WaitFor(const std::string& id, InstanceStatus want, std::chrono::milliseconds limit = 20s) {
-    auto until = std::chrono::steady_clock::now() + limit;
-    InstanceRecord last;
-    while (std::chrono::steady_clock::now() < until) {
-      auto r = store_->GetInstance(id);
-      if (r.ok()) {
-        last = *r;
-        if (r->status == want && r->lease_owner.empty()) return last;
-      }
-      std::this_thread::sleep_for(10ms);
-    }
-    ADD_FAILURE() << "instance " << id << " is " << InstanceStatusName(last.status) << ", wanted "
-                  << InstanceStatusName(want);
-    return last;
   }
 
   // Every span the collector received, each checked to come with service.name.
@@ -150,9 +115,6 @@ class TracingRuntimeTest : public ::testing::Test {
     return spans;
   }
 
-  std::filesystem::path dir_;
-  const Clock* clock_ = &SystemClock::Instance();
-  std::unique_ptr<Store> store_;
   std::unique_ptr<HttpClient> http_ = NewCurlHttpClient(SsrfGuard({"127.0.0.1"}), {});
   std::vector<std::unique_ptr<Tracer>> tracers_;
   std::vector<std::unique_ptr<Node>> nodes_;

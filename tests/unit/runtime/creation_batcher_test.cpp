@@ -4,44 +4,24 @@
 
 #include <atomic>
 #include <condition_variable>
-#include <filesystem>
 #include <functional>
 #include <map>
 #include <mutex>
-#include <random>
 #include <thread>
 
-#include "store/sqlite/sqlite_store.h"
+#include "support/sqlite_runtime_fixture.h"
 
 namespace trellis {
 namespace {
 
-class CreationBatcherTest : public ::testing::Test {
+class CreationBatcherTest : public test::SqliteRuntimeTest {
  protected:
-  void SetUp() override {
-    std::random_device rd;
-    dir_ = std::filesystem::temp_directory_path() / ("trellis-batcher-" + std::to_string(rd()));
-    DatabaseSettings settings;
-    settings.sqlite_path = (dir_ / "t.db").string();
-    auto store = OpenSqliteStore(settings, StoreOptions{});
-    ASSERT_TRUE(store.ok()) << store.status().ToString();
-    store_ = std::move(store).value();
-    ASSERT_TRUE(store_->Migrate().ok());
-  }
-  void TearDown() override {
-    store_.reset();
-    std::filesystem::remove_all(dir_);
-  }
-
   static NewInstance Instance(const std::string& id) {
     return NewInstance{.id = id, .workflow_id = "wf", .version = 1, .state = Json{{"id", id}}};
   }
   static WebhookDeliveryRecord Delivery(const std::string& id) {
     return WebhookDeliveryRecord{.id = id, .path = "p", .method = "POST", .status = 202};
   }
-
-  std::filesystem::path dir_;
-  std::unique_ptr<Store> store_;
 };
 
 TEST_F(CreationBatcherTest, AloneARequestIsWrittenAtOnce) {

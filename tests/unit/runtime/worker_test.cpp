@@ -14,41 +14,18 @@
 #include "runtime/node.h"
 #include "store/sqlite/sqlite_store.h"
 #include "store/store_util.h"
+#include "support/sqlite_runtime_fixture.h"
 
 namespace trellis {
 namespace {
 
 using namespace std::chrono_literals;
 
-class RuntimeTest : public ::testing::Test {
+class RuntimeTest : public test::SqliteRuntimeTest {
  protected:
-  void SetUp() override {
-    std::random_device rd;
-    dir_ = std::filesystem::temp_directory_path() / ("trellis-runtime-" + std::to_string(rd()));
-    std::filesystem::create_directories(dir_);
-    Open();
-  }
   void TearDown() override {
     nodes_.clear();
-    store_.reset();
-    std::filesystem::remove_all(dir_);
-  }
-
-  void Open() {
-    DatabaseSettings settings;
-    settings.sqlite_path = (dir_ / "trellis.db").string();
-    auto store = OpenSqliteStore(settings, {});
-    ASSERT_TRUE(store.ok()) << store.status().message();
-    store_ = std::move(store).value();
-    ASSERT_TRUE(store_->Migrate().ok());
-  }
-
-  void Save(const std::string& yaml) {
-    std::vector<ValidationError> errors;
-    WorkflowDefinition def = ParseDefinition(yaml, &errors);
-    ASSERT_TRUE(errors.empty()) << errors[0].path << ": " << errors[0].message;
-    auto saved = SaveWorkflow(*store_, BuiltinActivities(), DefinitionToJson(def), true, clock_->Now());
-    ASSERT_TRUE(saved.ok()) << saved.status().message();
+    SqliteRuntimeTest::TearDown();
   }
 
   Node& StartNode(NodeOptions options = {}) {
@@ -64,34 +41,13 @@ class RuntimeTest : public ::testing::Test {
     return *nodes_.back();
   }
 
-  // Waits (without a fixed sleep) until the instance's status is `want`.
-  InstanceRecord WaitFor(const std::string& id, InstanceStatus want, std::chrono::milliseconds limit = 20s) {
-    auto until = std::chrono::steady_clock::now() + limit;
-    InstanceRecord last;
-    while (std::chrono::steady_clock::now() < until) {
-      auto r = store_->GetInstance(id);
-      if (r.ok()) {
-        last = *r;
-        if (r->status == want && r->lease_owner.empty()) return last;
-      }
-      std::this_thread::sleep_for(10ms);
-    }
-    ADD_FAILURE() << "instance " << id << " is " << InstanceStatusName(last.status) << ", wanted "
-                  << InstanceStatusName(want)
-                  << "; incidents: " << last.state.value("incidents", Json()).dump();
-    return last;
-  }
-
   std::vector<JournalEntry> Journal(const std::string& id) {
     auto page = store_->ListJournal(id, 0, 1000);
     EXPECT_TRUE(page.ok());
     return page.ok() ? page->items : std::vector<JournalEntry>{};
   }
 
-  std::filesystem::path dir_;
-  const Clock* clock_ = &SystemClock::Instance();
   std::chrono::milliseconds lease_ = 5s;
-  std::unique_ptr<Store> store_;
   std::vector<std::unique_ptr<Node>> nodes_;
 };
 
