@@ -133,8 +133,8 @@ Result<std::vector<std::string>> PostgresStore::CreateInstancesAndDeliveries(
       if (!r.ok()) return r.status();
       out = std::move(r).value();
     }
-    for (const auto& d : deliveries) {
-      if (Status inserted = InsertDelivery(c, d); !inserted.ok()) return inserted;
+    if (!deliveries.empty()) {
+      if (Status inserted = InsertDeliveries(c, deliveries); !inserted.ok()) return inserted;
     }
     return out.empty() ? Status::Ok() : Notify(c);
   });

@@ -252,29 +252,46 @@ Status PostgresStore::TouchApiKey(const std::string& id, TimePoint now) {
 // ---------------------------------------------------------------------------------------------
 // Webhook deliveries
 
-Status PostgresStore::InsertDelivery(pg::Connection& c, const WebhookDeliveryRecord& d) {
-  int64_t received = ToMillis(d.received_at == TimePoint{} ? Now() : d.received_at);
+// All of `deliveries` in one statement (a batch of API requests commits several).
+Status PostgresStore::InsertDeliveries(pg::Connection& c,
+                                       const std::vector<WebhookDeliveryRecord>& deliveries) {
+  pg::ArrayLiteral id, path, method, headers, query, body, status, instance_ids, received;
+  for (const auto& d : deliveries) {
+    id.Add(d.id);
+    path.Add(d.path);
+    method.Add(d.method);
+    headers.Add(pg::JsonText(d.headers));
+    query.Add(pg::JsonText(d.query));
+    body.Add(ToHex(d.body));
+    status.Add(int64_t{d.status});
+    instance_ids.Add(pg::JsonText(Json(d.instance_ids)));
+    received.Add(ToMillis(d.received_at == TimePoint{} ? Now() : d.received_at));
+  }
   auto r = c.Exec(
       "INSERT INTO webhook_deliveries (id, path, method, headers, query, body, status, instance_ids, "
-      "received_at) VALUES ($1, $2, $3, $4, $5, decode($6, 'hex'), $7, $8, $9)",
+      "received_at) SELECT id, path, method, headers, query, decode(body, 'hex'), status::int, instance_ids, "
+      "received_at FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], "
+      "$7::bigint[], $8::text[], $9::bigint[]) AS d(id, path, method, headers, query, body, status, "
+      "instance_ids, received_at)",
       pg::Params()
-          .Add(d.id)
-          .Add(d.path)
-          .Add(d.method)
-          .Add(pg::JsonText(d.headers))
-          .Add(pg::JsonText(d.query))
-          .Add(ToHex(d.body))
-          .Add(d.status)
-          .Add(pg::JsonText(Json(d.instance_ids)))
-          .Add(received));
+          .Add(id.Take())
+          .Add(path.Take())
+          .Add(method.Take())
+          .Add(headers.Take())
+          .Add(query.Take())
+          .Add(body.Take())
+          .Add(status.Take())
+          .Add(instance_ids.Take())
+          .Add(received.Take()));
   if (!r.ok() && r.status().code() == StatusCode::kConflict) {
-    return Conflict("webhook delivery " + d.id + " already exists");
+    return Conflict(deliveries.size() == 1 ? "webhook delivery " + deliveries[0].id + " already exists"
+                                           : "a webhook delivery of the batch already exists");
   }
   return r.ok() ? Status::Ok() : r.status();
 }
 
 Status PostgresStore::InsertWebhookDelivery(const WebhookDeliveryRecord& d) {
-  return Run(Mode::kWrite, [&](pg::Connection& c) { return InsertDelivery(c, d); });
+  return Run(Mode::kWrite, [&](pg::Connection& c) { return InsertDeliveries(c, {d}); });
 }
 
 Status PostgresStore::UpdateWebhookDelivery(const std::string& id, int status,

@@ -132,7 +132,7 @@ class PostgresStore final : public Store {
   // Takes the per-event-name advisory locks, sorted, in the current transaction.
   Status LockEventNames(pg::Connection& c, std::vector<std::string> names);
   static Status Notify(pg::Connection& c);
-  Status InsertDelivery(pg::Connection& c, const WebhookDeliveryRecord& delivery);
+  Status InsertDeliveries(pg::Connection& c, const std::vector<WebhookDeliveryRecord>& deliveries);
 
   TimePoint Now() const;
 

@@ -326,9 +326,21 @@ TEST_P(StoreConformanceTest, CreateInstancesAndDeliveriesIsOneTransaction) {
   EXPECT_EQ(conflict.status().code(), StatusCode::kConflict);
   EXPECT_EQ(store_->GetInstance("never").status().code(), StatusCode::kNotFound);
 
-  // Deliveries alone (a call that started nothing) are fine too.
-  ASSERT_TRUE(store_->CreateInstancesAndDeliveries({}, {Delivery("d-alone", "x", At(8))}).ok());
+  // Deliveries alone (a call that started nothing) are fine too, several at once, with bodies and
+  // headers that need quoting.
+  WebhookDeliveryRecord odd = Delivery("d-odd", "a/b c", At(8));
+  odd.body = std::string("q\"uo{te},\\ \0bin\xff", 16);
+  odd.headers = Json{{"x-quote", "say \"hi\", {ok}"}};
+  odd.status = 404;
+  ASSERT_TRUE(store_->CreateInstancesAndDeliveries({}, {Delivery("d-alone", "x", At(8)), odd}).ok());
   EXPECT_TRUE(store_->GetWebhookDelivery("d-alone").ok());
+  auto got_odd = store_->GetWebhookDelivery("d-odd");
+  ASSERT_TRUE(got_odd.ok()) << got_odd.status().ToString();
+  EXPECT_EQ(got_odd->body, odd.body);
+  EXPECT_EQ(got_odd->headers, odd.headers);
+  EXPECT_EQ(got_odd->path, "a/b c");
+  EXPECT_EQ(got_odd->status, 404);
+  EXPECT_EQ(got_odd->received_at, At(8));
 }
 
 }  // namespace
