@@ -9,7 +9,6 @@
 #include <atomic>
 #include <filesystem>
 #include <fstream>
-#include <random>
 #include <sstream>
 #include <thread>
 
@@ -19,7 +18,7 @@
 #include "engine/engine.h"
 #include "model/parser.h"
 #include "security/encoding.h"
-#include "store/sqlite/sqlite_store.h"
+#include "support/sqlite_runtime_fixture.h"
 
 namespace trellis {
 namespace {
@@ -46,13 +45,11 @@ std::string ReadFile(const std::filesystem::path& path) {
   return s.str();
 }
 
-class SecretsServiceTest : public ::testing::Test {
+class SecretsServiceTest : public test::SqliteRuntimeTest {
  protected:
   void SetUp() override {
-    std::random_device rd;
-    dir_ = std::filesystem::temp_directory_path() / ("trellis-secrets-" + std::to_string(rd()));
-    std::filesystem::create_directories(dir_);
-    Open();
+    SqliteRuntimeTest::SetUp();
+    clock_ = &manual_;
     SetLogSink([this](std::string_view line) {
       std::lock_guard lock(log_mu_);
       log_ += std::string(line) + "\n";
@@ -60,22 +57,12 @@ class SecretsServiceTest : public ::testing::Test {
   }
   void TearDown() override {
     SetLogSink(nullptr);
-    store_.reset();
-    std::filesystem::remove_all(dir_);
-  }
-
-  void Open() {
-    DatabaseSettings settings;
-    settings.sqlite_path = (dir_ / "trellis.db").string();
-    auto store = OpenSqliteStore(settings, {});
-    ASSERT_TRUE(store.ok()) << store.status().message();
-    store_ = std::move(store).value();
-    ASSERT_TRUE(store_->Migrate().ok());
+    SqliteRuntimeTest::TearDown();
   }
 
   std::unique_ptr<SecretsService> Service(std::optional<security::KeyRing> keys) {
     return std::make_unique<SecretsService>(*store_, std::move(keys),
-                                            SecretsService::Options{.clock = &clock_, .check_interval = 1s});
+                                            SecretsService::Options{.clock = &manual_, .check_interval = 1s});
   }
 
   std::string Log() {
@@ -83,9 +70,7 @@ class SecretsServiceTest : public ::testing::Test {
     return log_;
   }
 
-  std::filesystem::path dir_;
-  std::unique_ptr<Store> store_;
-  ManualClock clock_{*ParseTime("2026-03-01T12:00:00Z")};
+  ManualClock manual_{*ParseTime("2026-03-01T12:00:00Z")};
   std::mutex log_mu_;
   std::string log_;
 };
@@ -116,17 +101,17 @@ TEST_F(SecretsServiceTest, PutListSnapshotDelete) {
   EXPECT_EQ((*list)[0].name, "DB_PASSWORD");
   EXPECT_EQ((*list)[1].name, "TOKEN");
   EXPECT_EQ((*list)[1].key_id, Ring('a').current_key_id());
-  EXPECT_EQ((*list)[1].created_at, clock_.Now());
+  EXPECT_EQ((*list)[1].created_at, manual_.Now());
 
   // Replacing keeps created_at and moves updated_at.
-  TimePoint created = clock_.Now();
-  clock_.Advance(5s);
+  TimePoint created = manual_.Now();
+  manual_.Advance(5s);
   ASSERT_TRUE(svc->Put("TOKEN", "rotated-token-value").ok());
   EXPECT_EQ((*svc->Snapshot())["TOKEN"], "rotated-token-value");
   list = svc->List();
   ASSERT_TRUE(list.ok());
   EXPECT_EQ((*list)[1].created_at, created);
-  EXPECT_EQ((*list)[1].updated_at, clock_.Now());
+  EXPECT_EQ((*list)[1].updated_at, manual_.Now());
 
   ASSERT_TRUE(svc->Delete("TOKEN").ok());
   EXPECT_EQ(*svc->Snapshot(), (Json{{"DB_PASSWORD", "hunter2-but-longer"}}));
@@ -165,13 +150,13 @@ TEST_F(SecretsServiceTest, AnotherNodesChangeIsSeenWithinTheCheckInterval) {
   ASSERT_TRUE(writer->Put("TOKEN", "second-value").ok());
   EXPECT_EQ((*writer->Snapshot())["TOKEN"], "second-value");  // the writer's own node: at once
   EXPECT_EQ((*reader->Snapshot())["TOKEN"], "first-value");   // within the interval: cached
-  clock_.Advance(999ms);
+  manual_.Advance(999ms);
   EXPECT_EQ((*reader->Snapshot())["TOKEN"], "first-value");
-  clock_.Advance(1ms);
+  manual_.Advance(1ms);
   EXPECT_EQ((*reader->Snapshot())["TOKEN"], "second-value");
 
   ASSERT_TRUE(writer->Delete("TOKEN").ok());
-  clock_.Advance(1s);
+  manual_.Advance(1s);
   EXPECT_TRUE(reader->Snapshot()->empty());
 }
 
@@ -179,7 +164,7 @@ TEST_F(SecretsServiceTest, UnchangedSecretsKeepTheSameSnapshot) {
   auto svc = Service(Ring('a'));
   ASSERT_TRUE(svc->Put("TOKEN", "value-1234").ok());
   auto a = svc->Snapshot();
-  clock_.Advance(10s);  // checked again, generation unchanged: no reload
+  manual_.Advance(10s);  // checked again, generation unchanged: no reload
   auto b = svc->Snapshot();
   EXPECT_EQ(a.get(), b.get());
 
@@ -289,7 +274,7 @@ TEST_F(SecretsServiceTest, ManyEnginesReadWhileSecretsChange) {
   }
   for (int i = 1; i <= 50; ++i) {
     ASSERT_TRUE(svc->Put("TOKEN", "value-" + std::to_string(i)).ok());
-    clock_.Advance(1s);
+    manual_.Advance(1s);
   }
   stop = true;
   for (auto& t : readers) t.join();
@@ -313,7 +298,7 @@ activities:
 
   std::vector<std::string> lines;
   EngineServices services;
-  services.clock = &clock_;
+  services.clock = &manual_;
   services.write_line = [&](std::string_view text) { lines.emplace_back(text); };
   services.secrets_source = svc->Source();
   Engine engine(BuiltinActivities(), services);
