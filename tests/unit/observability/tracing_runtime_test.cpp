@@ -43,6 +43,14 @@ std::string Attr(const Json& span, const std::string& key) {
   return "<missing>";
 }
 
+// Two activities, each a span: the workflow most tests here run.
+constexpr const char* kTwoSteps = R"(
+id: two
+activities:
+  - {id: a, type: SetVariable, name: x, value: 1}
+  - {id: b, type: SetOutput, name: result, value: "{{ vars.x + 1 }}"}
+)";
+
 std::vector<Json> Named(const std::vector<Json>& spans, std::string_view prefix) {
   std::vector<Json> out;
   for (const auto& s : spans) {
@@ -121,12 +129,7 @@ class TracingRuntimeTest : public test::SqliteRuntimeTest {
 };
 
 TEST_F(TracingRuntimeTest, ADurableRunIsOneTraceUnderTheCallersSpan) {
-  Save(R"(
-id: two
-activities:
-  - {id: a, type: SetVariable, name: x, value: 1}
-  - {id: b, type: SetOutput, name: result, value: "{{ vars.x + 1 }}"}
-)");
+  Save(kTwoSteps);
   TestHttpServer collector;
   Node& node = StartNode(NewTracer(collector));
   StartOptions start;
@@ -322,12 +325,7 @@ activities:
 }
 
 TEST_F(TracingRuntimeTest, AHungCollectorHoldsUpNoWorkflow) {
-  Save(R"(
-id: two
-activities:
-  - {id: a, type: SetVariable, name: x, value: 1}
-  - {id: b, type: SetOutput, name: result, value: "{{ vars.x + 1 }}"}
-)");
+  Save(kTwoSteps);
   std::atomic<bool> release{false};
   TestHttpServer collector([&](const TestHttpRequest&) {
     TestHttpResponse r;
