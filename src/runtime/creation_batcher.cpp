@@ -53,14 +53,14 @@ Result<std::vector<std::string>> CreationBatcher::Create(std::vector<NewInstance
 }
 
 void CreationBatcher::Write(const std::vector<Pending*>& batch) {
-  std::vector<NewInstance> instances;
-  std::vector<WebhookDeliveryRecord> deliveries;
   if (batch.size() == 1) {
     auto created = write_(batch[0]->instances, batch[0]->deliveries);
     batch[0]->status = created.status();
     if (created.ok()) batch[0]->created = std::move(created).value();
     return;
   }
+  std::vector<NewInstance> instances;
+  std::vector<WebhookDeliveryRecord> deliveries;
   for (const Pending* p : batch) {
     instances.insert(instances.end(), p->instances.begin(), p->instances.end());
     deliveries.insert(deliveries.end(), p->deliveries.begin(), p->deliveries.end());
