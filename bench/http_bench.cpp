@@ -387,6 +387,18 @@ Json RunStore(const Settings& s, const std::string& name, const std::string& url
       w["postgres_cost"] = PgCost(w["db_before"], w["db_after"], snapshot(), webhooks);
       w.erase("db_before");
       w.erase("db_after");
+      // Heap-only updates write no index entry (read after the server's backends exited, which
+      // flushes their table statistics).
+      std::string error;
+      auto row = PgRow(url,
+                       "SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables WHERE relname = "
+                       "'workflow_instances'",
+                       &error);
+      if (row.size() == 2) {
+        double updates = std::atof(row[0].c_str()), hot = std::atof(row[1].c_str());
+        w["postgres_cost"]["instance_updates_per_workflow"] = updates / webhooks;
+        w["postgres_cost"]["instance_updates_hot_fraction"] = updates > 0 ? hot / updates : 0.0;
+      }
     }
   }
   {
