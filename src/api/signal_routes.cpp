@@ -208,16 +208,26 @@ void HandleWebhook(ApiContext& ctx, const Request& req, WebhookCall call, const 
     }
     WebhookDeliveryRecord accepted = delivery;
     accepted.status = 202;
-    auto started = ctx.node->StartWorkflows(std::move(starts), std::move(accepted));
-    if (!started.ok()) {
-      record(delivery, 500, {});
-      return ReplyStatus(req, reply, started.status());
-    }
-    Json ids = *started;
-    return reply(Response::JsonBody(202, {{"deliveryId", delivery.id},
-                                          {"instanceIds", ids},
-                                          {"id", started->empty() ? Json(nullptr) : Json(started->front())},
-                                          {"resumed", resumed->resumed}}));
+    // Answered once the batch holding this call is written; the handler thread is free meanwhile.
+    http::Request meta;  // what a failure's log line names
+    meta.request_id = req.request_id;
+    meta.route = req.route;
+    int64_t resumed_count = resumed->resumed;
+    ctx.node->StartWorkflowsAsync(
+        std::move(starts), std::move(accepted),
+        [&ctx, meta = std::move(meta), delivery = std::move(delivery), record, resumed_count,
+         reply](Result<std::vector<std::string>> started) mutable {
+          if (!started.ok()) {
+            record(std::move(delivery), 500, {});
+            return ReplyStatus(meta, reply, started.status());
+          }
+          Json ids = *started;
+          reply(Response::JsonBody(202, {{"deliveryId", delivery.id},
+                                         {"instanceIds", ids},
+                                         {"id", started->empty() ? Json(nullptr) : Json(started->front())},
+                                         {"resumed", resumed_count}}));
+        });
+    return;
   }
 
   // Sync: the delivery is recorded now and its outcome when the workflow answers.

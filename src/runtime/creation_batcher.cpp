@@ -1,5 +1,6 @@
 #include "runtime/creation_batcher.h"
 
+#include <future>
 #include <unordered_set>
 
 namespace trellis {
@@ -12,44 +13,76 @@ CreationBatcher::CreationBatcher(Store& store, size_t max_rows)
           },
           max_rows) {}
 
+CreationBatcher::CreationBatcher(Writer writer, size_t max_rows)
+    : write_(std::move(writer)), max_rows_(max_rows), thread_([this] { Loop(); }) {}
+
+CreationBatcher::~CreationBatcher() {
+  {
+    std::lock_guard lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  thread_.join();
+}
+
 Result<std::vector<std::string>> CreationBatcher::Create(std::vector<NewInstance> instances,
                                                          std::vector<WebhookDeliveryRecord> deliveries) {
-  Pending mine{.instances = std::move(instances), .deliveries = std::move(deliveries)};
+  std::promise<Result<std::vector<std::string>>> promise;
+  auto result = promise.get_future();
+  CreateAsync(std::move(instances), std::move(deliveries),
+              [&promise](Result<std::vector<std::string>> r) { promise.set_value(std::move(r)); });
+  return result.get();
+}
+
+void CreationBatcher::CreateAsync(std::vector<NewInstance> instances,
+                                  std::vector<WebhookDeliveryRecord> deliveries, Done done) {
+  auto pending = std::make_unique<Pending>();
+  pending->instances = std::move(instances);
+  pending->deliveries = std::move(deliveries);
+  pending->done = std::move(done);
+  bool was_empty;
+  {
+    std::lock_guard lock(mu_);
+    was_empty = queue_.empty();
+    queue_.push_back(std::move(pending));
+  }
+  // The thread sleeps only on an empty queue: waking it for every request would cost a syscall each.
+  if (was_empty) cv_.notify_one();
+}
+
+void CreationBatcher::Loop() {
   std::unique_lock lock(mu_);
-  queue_.push_back(&mine);
-  while (!mine.done) {
-    if (leading_) {
-      mine.wake.wait(lock);  // woken when done, or when it is first in line for the next batch
-      continue;
-    }
-    // Lead: take what is queued (this request may be behind others) and write it.
-    leading_ = true;
-    std::vector<Pending*> batch;
+  while (true) {
+    cv_.wait(lock, [this] { return stop_ || !queue_.empty(); });
+    if (queue_.empty()) return;  // stopping, and everything queued was written
+    // Whatever queued while the last batch was written goes out together.
+    std::vector<std::unique_ptr<Pending>> batch;
     size_t rows = 0;
     while (!queue_.empty()) {
-      Pending* next = queue_.front();
-      size_t n = next->instances.size() + next->deliveries.size();
+      size_t n = queue_.front()->instances.size() + queue_.front()->deliveries.size();
       if (!batch.empty() && rows + n > max_rows_) break;
-      batch.push_back(next);
       rows += n;
+      batch.push_back(std::move(queue_.front()));
       queue_.pop_front();
     }
     lock.unlock();
-    Write(batch);
+    std::vector<Pending*> raw;
+    raw.reserve(batch.size());
+    for (auto& p : batch) raw.push_back(p.get());
+    Write(raw);
     lock.lock();
     ++batches_;
-    // Each waiter has its own condition: only the requests just written wake, and the first one
-    // still queued, to lead the next batch (waking every handler per batch cost more CPU in
-    // context switches than the writes).
-    for (Pending* p : batch) {
-      p->done = true;
-      if (p != &mine) p->wake.notify_one();
+    lock.unlock();
+    for (auto& p : batch) {
+      if (p->status.ok()) {
+        p->done(std::move(p->created));
+      } else {
+        p->done(p->status);
+      }
     }
-    leading_ = false;
-    if (!queue_.empty() && queue_.front() != &mine) queue_.front()->wake.notify_one();
+    batch.clear();
+    lock.lock();
   }
-  if (!mine.status.ok()) return mine.status;
-  return std::move(mine.created);
 }
 
 void CreationBatcher::Write(const std::vector<Pending*>& batch) {

@@ -1,13 +1,18 @@
 // Group commit for instances started through the API. Each request's new instances (and its
-// webhook delivery record) wait in a queue; the first waiting thread becomes the leader and writes
-// everything queued in one transaction, while the others wait for it. Under load, one commit (and
-// one wake-up notification) serves dozens of requests; alone, a request commits at once.
+// webhook delivery record) wait in a queue; the batcher's thread writes everything queued in one
+// transaction, then answers each request. Under load one commit (and one wake-up notification)
+// serves dozens of requests; alone, a request is written at once.
+//
+// Requests can wait (Create) or be answered by a callback (CreateAsync): a webhook handler hands
+// its rows over and returns its thread, so batches are not capped by the HTTP handler threads.
 #pragma once
 
 #include <condition_variable>
 #include <deque>
 #include <functional>
+#include <memory>
 #include <mutex>
+#include <thread>
 #include <vector>
 
 #include "store/store.h"
@@ -19,38 +24,48 @@ class CreationBatcher {
   // Writes one batch in one transaction (Store::CreateInstancesAndDeliveries).
   using Writer = std::function<Result<std::vector<std::string>>(const std::vector<NewInstance>&,
                                                                 const std::vector<WebhookDeliveryRecord>&)>;
+  // The ids of the instances created (one with an existing id or start_key is skipped), or why
+  // nothing was.
+  using Done = std::function<void(Result<std::vector<std::string>>)>;
+
   // `max_rows`: instances and deliveries written in one transaction at most.
   explicit CreationBatcher(Store& store, size_t max_rows = 256);
-  CreationBatcher(Writer writer, size_t max_rows) : write_(std::move(writer)), max_rows_(max_rows) {}
+  CreationBatcher(Writer writer, size_t max_rows);
+  // Writes what is still queued (answering those requests), then stops the thread.
+  ~CreationBatcher();
 
-  // Writes these rows in some batch and returns once that batch is committed (or failed): the ids
-  // of the instances created (one with an existing start_key is skipped). A request is not failed
-  // by another's bad row: a batch refused for its content (a conflict, an invalid value) is
-  // retried one request at a time. A batch that failed for the database (unavailable, timed out)
-  // fails every request in it at once, without a retry per request.
+  // Writes these rows in some batch and returns once that batch is committed (or failed). A
+  // request is not failed by another's bad row: a batch refused for its content (a conflict, an
+  // invalid value) is retried one request at a time. A batch that failed for the database
+  // (unavailable, timed out) fails every request in it at once, without a retry per request.
   Result<std::vector<std::string>> Create(std::vector<NewInstance> instances,
                                           std::vector<WebhookDeliveryRecord> deliveries);
+  // The same, answered by `done` on the batcher's thread (keep it short: the next batch waits).
+  void CreateAsync(std::vector<NewInstance> instances, std::vector<WebhookDeliveryRecord> deliveries,
+                   Done done);
 
   int64_t batches() const;  // transactions written, for tests and metrics
-  size_t queued() const;    // requests waiting for a leader, for tests
+  size_t queued() const;    // requests waiting for the next batch, for tests
 
  private:
   struct Pending {
     std::vector<NewInstance> instances;
     std::vector<WebhookDeliveryRecord> deliveries;
-    bool done = false;
-    std::condition_variable wake;  // with mu_
+    Done done;
     Status status;
     std::vector<std::string> created;
   };
+  void Loop();
   void Write(const std::vector<Pending*>& batch);  // sets each one's status and created ids
 
   Writer write_;
   const size_t max_rows_;
   mutable std::mutex mu_;
-  std::deque<Pending*> queue_;  // guarded by mu_
-  bool leading_ = false;        // guarded by mu_: a thread is writing a batch
-  int64_t batches_ = 0;         // guarded by mu_
+  std::condition_variable cv_;                  // with mu_: work queued, or stopping
+  std::deque<std::unique_ptr<Pending>> queue_;  // guarded by mu_
+  bool stop_ = false;                           // guarded by mu_
+  int64_t batches_ = 0;                         // guarded by mu_
+  std::thread thread_;                          // last: started once the rest exists
 };
 
 }  // namespace trellis

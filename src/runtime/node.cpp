@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+
 #include "core/log.h"
 #include "core/uuid.h"
 #include "runtime/new_instance.h"
@@ -24,7 +26,9 @@ Node::Node(Store& store, const ActivityRegistry& registry, EngineServices servic
           [this](const std::vector<NewInstance>& instances,
                  const std::vector<WebhookDeliveryRecord>& deliveries) {
             auto created = store_.CreateInstancesAndDeliveries(instances, deliveries);
-            if (created.ok() && !created->empty() && worker_) worker_->Notify();
+            bool claimable = std::any_of(instances.begin(), instances.end(),
+                                         [](const NewInstance& n) { return n.lease_owner.empty(); });
+            if (created.ok() && !created->empty() && claimable && worker_) worker_->Notify();
             return created;
           },
           256),
@@ -125,25 +129,79 @@ Result<std::string> Node::StartWorkflow(const std::string& workflow_id, std::opt
   return ids->front();
 }
 
+// What a start writes, and what this node's worker runs once it is written.
+struct Node::PreparedStarts {
+  std::vector<NewInstance> instances;
+  std::vector<WebhookDeliveryRecord> deliveries;
+  std::vector<std::pair<std::shared_ptr<const CompiledWorkflow>, InstanceState>> runs;  // first `adopt`
+  std::vector<std::string> ids;
+  size_t adopt = 0;  // places reserved in this node's worker
+};
+
+Result<std::shared_ptr<Node::PreparedStarts>> Node::PrepareStarts(
+    std::vector<StartRequest> starts, std::optional<WebhookDeliveryRecord> delivery) {
+  auto p = std::make_shared<PreparedStarts>();
+  for (auto& start : starts) {
+    auto one = PrepareInstance(start.workflow_id, start.version, std::move(start.options));
+    if (!one.ok()) return one.status();
+    p->ids.push_back(one->second.id);
+    p->instances.push_back(NewInstanceFrom(one->second, *one->first));
+    p->runs.push_back(std::move(one).value());
+  }
+  // This node's worker runs what it has room for without claiming it: those instances are written
+  // already leased to it (no claim, no wake-up of the cluster); the rest are left to any worker.
+  p->adopt = options_.run_worker ? worker_->Reserve(p->instances.size()) : 0;
+  for (size_t i = 0; i < p->adopt; ++i) {
+    p->instances[i].lease_owner = worker_->node_id();
+    p->instances[i].lease = worker_->lease();
+    p->instances[i].runnable = false;
+  }
+  p->runs.resize(p->adopt);
+  if (delivery) {
+    delivery->instance_ids.insert(delivery->instance_ids.end(), p->ids.begin(), p->ids.end());
+    p->deliveries.push_back(std::move(*delivery));
+  }
+  return p;
+}
+
+Result<std::vector<std::string>> Node::FinishStarts(PreparedStarts& p,
+                                                    Result<std::vector<std::string>> created) {
+  if (!created.ok()) {
+    worker_->Unreserve(p.adopt);
+    return created.status();
+  }
+  size_t unused = 0;
+  for (size_t i = 0; i < p.adopt; ++i) {
+    // An instance skipped for an existing id or start key was not created: nothing to run.
+    if (std::find(created->begin(), created->end(), p.ids[i]) == created->end()) {
+      ++unused;
+      continue;
+    }
+    worker_->Adopt(std::move(p.runs[i].first), std::move(p.runs[i].second), 1);
+  }
+  worker_->Unreserve(unused);
+  return std::move(p.ids);
+}
+
 Result<std::vector<std::string>> Node::StartWorkflows(std::vector<StartRequest> starts,
                                                       std::optional<WebhookDeliveryRecord> delivery) {
-  std::vector<NewInstance> instances;
-  std::vector<std::string> ids;
-  for (auto& start : starts) {
-    auto prepared = PrepareInstance(start.workflow_id, start.version, std::move(start.options));
-    if (!prepared.ok()) return prepared.status();
-    auto& [wf, state] = *prepared;
-    ids.push_back(state.id);
-    instances.push_back(NewInstanceFrom(state, *wf));
-  }
-  std::vector<WebhookDeliveryRecord> deliveries;
-  if (delivery) {
-    delivery->instance_ids.insert(delivery->instance_ids.end(), ids.begin(), ids.end());
-    deliveries.push_back(std::move(*delivery));
-  }
-  auto created = creations_.Create(std::move(instances), std::move(deliveries));
-  if (!created.ok()) return created.status();
-  return ids;
+  auto p = PrepareStarts(std::move(starts), std::move(delivery));
+  if (!p.ok()) return p.status();
+  PreparedStarts& prepared = **p;
+  auto created = creations_.Create(std::move(prepared.instances), std::move(prepared.deliveries));
+  return FinishStarts(prepared, std::move(created));
+}
+
+void Node::StartWorkflowsAsync(std::vector<StartRequest> starts,
+                               std::optional<WebhookDeliveryRecord> delivery,
+                               std::function<void(Result<std::vector<std::string>>)> done) {
+  auto p = PrepareStarts(std::move(starts), std::move(delivery));
+  if (!p.ok()) return done(p.status());
+  std::shared_ptr<PreparedStarts> prepared = std::move(p).value();
+  creations_.CreateAsync(std::move(prepared->instances), std::move(prepared->deliveries),
+                         [this, prepared, done = std::move(done)](Result<std::vector<std::string>> created) {
+                           done(FinishStarts(*prepared, std::move(created)));
+                         });
 }
 
 Result<int64_t> Node::PruneOnce(TimePoint now) {

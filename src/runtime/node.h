@@ -56,6 +56,11 @@ class Node {
   };
   Result<std::vector<std::string>> StartWorkflows(std::vector<StartRequest> starts,
                                                   std::optional<WebhookDeliveryRecord> delivery);
+  // The same without holding the calling thread while the batch is written: `done` gets the ids
+  // (or why nothing was started), on the calling thread when the starts cannot be prepared and on
+  // the batch writer's thread otherwise.
+  void StartWorkflowsAsync(std::vector<StartRequest> starts, std::optional<WebhookDeliveryRecord> delivery,
+                           std::function<void(Result<std::vector<std::string>>)> done);
   // The initial state of a new instance, for sync execution through Worker::RunNow.
   Result<std::pair<std::shared_ptr<const CompiledWorkflow>, InstanceState>> PrepareInstance(
       const std::string& workflow_id, std::optional<int> version, StartOptions options);
@@ -64,6 +69,12 @@ class Node {
   Result<int64_t> PruneOnce(TimePoint now);
 
  private:
+  struct PreparedStarts;
+  Result<std::shared_ptr<PreparedStarts>> PrepareStarts(std::vector<StartRequest> starts,
+                                                        std::optional<WebhookDeliveryRecord> delivery);
+  // Runs the adopted instances that were created, and hands back the places of the others.
+  Result<std::vector<std::string>> FinishStarts(PreparedStarts& p, Result<std::vector<std::string>> created);
+
   void HousekeepingLoop();
   void Heartbeat(TimePoint now);
 

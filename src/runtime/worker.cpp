@@ -187,16 +187,57 @@ Status Worker::RunNow(std::shared_ptr<const CompiledWorkflow> wf, InstanceState 
   NewInstance n = NewInstanceFrom(state, *wf);
   auto epoch = store_.CreateClaimedInstance(n, options_.node_id, options_.lease, now);
   if (!epoch.ok()) return epoch.status();
+  auto slot = OwnSlot(std::move(wf), std::move(state), *epoch);
+  slot->done = std::move(done);
+  in_flight_++;
+  Enqueue(std::move(slot));
+  return Status::Ok();
+}
+
+std::unique_ptr<Worker::Slot> Worker::OwnSlot(std::shared_ptr<const CompiledWorkflow> wf, InstanceState state,
+                                              int64_t epoch) {
   auto slot = std::make_unique<Slot>();
   slot->wf = std::move(wf);
   slot->state = std::move(state);
-  slot->epoch = *epoch;
-  slot->done = std::move(done);
+  slot->epoch = epoch;
   slot->committed_status = slot->state.status;
-  in_flight_++;
   metrics::Trellis().active_workflows.Inc();
-  Enqueue(std::move(slot));
-  return Status::Ok();
+  return slot;
+}
+
+size_t Worker::Reserve(size_t n) {
+  if (!running_.load() || draining_.load()) return 0;
+  size_t current = in_flight_.load();
+  while (true) {
+    size_t room = options_.max_in_flight - std::min(options_.max_in_flight, current);
+    size_t take = std::min(room, n);
+    if (take == 0) return 0;
+    if (in_flight_.compare_exchange_weak(current, current + take)) return take;
+  }
+}
+
+void Worker::Unreserve(size_t n) {
+  if (n == 0) return;
+  in_flight_ -= n;
+  wake_cv_.notify_all();  // Stop may be waiting for in-flight work to end
+}
+
+void Worker::Adopt(std::shared_ptr<const CompiledWorkflow> wf, InstanceState state, int64_t epoch) {
+  std::string id = state.id;
+  auto slot = OwnSlot(std::move(wf), std::move(state), epoch);
+  counters_.adopted++;
+  {
+    std::lock_guard lock(run_mu_);
+    if (!executors_stop_) {
+      run_queue_.push_back(std::move(slot));
+      run_cv_.notify_one();
+      return;
+    }
+  }
+  // The worker stopped (past its deadline) while the instance was being written: give the lease
+  // back at once so that another worker runs it.
+  GiveBack({{id, epoch}});
+  Finish(std::move(slot), false, "the worker stopped before the instance ran");
 }
 
 void Worker::Enqueue(std::unique_ptr<Slot> slot) {

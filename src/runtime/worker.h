@@ -70,11 +70,24 @@ class Worker {
   Status RunNow(std::shared_ptr<const CompiledWorkflow> wf, InstanceState state,
                 std::function<void(BurstReport)> done);
 
+  // Adoption of the instances this process starts (Node::StartWorkflows), instead of a claim.
+  // Reserve takes up to `n` of the places this worker has for instances (max_in_flight; none when
+  // it is not running or is draining), the same room a claim would fill. Each reserved place then
+  // gets an instance created already leased to this worker (Adopt: epoch 1, state as created), or
+  // is handed back (Unreserve). A busy worker reserves nothing, and its node's starts are claimed
+  // by the cluster as before.
+  size_t Reserve(size_t n);
+  void Unreserve(size_t n);
+  void Adopt(std::shared_ptr<const CompiledWorkflow> wf, InstanceState state, int64_t epoch);
+  const std::string& node_id() const { return options_.node_id; }
+  std::chrono::milliseconds lease() const { return options_.lease; }
+
   // Wakes the dispatcher (new work was created in this process).
   void Notify();
 
   struct Counters {
     std::atomic<int64_t> claimed{0};
+    std::atomic<int64_t> adopted{0};  // started by this process and run without a claim
     std::atomic<int64_t> commits{0};
     std::atomic<int64_t> commit_batches{0};
     std::atomic<int64_t> fenced{0};
@@ -99,6 +112,9 @@ class Worker {
   void RenewLoop();
 
   void Admit(ClaimedInstance claimed);
+  // A slot for an instance this process created leased to this worker (RunNow, Adopt).
+  std::unique_ptr<Slot> OwnSlot(std::shared_ptr<const CompiledWorkflow> wf, InstanceState state,
+                                int64_t epoch);
   bool Load(Slot& slot);  // parses a claimed instance; false: it is faulted (slot.pending_commit)
   void Enqueue(std::unique_ptr<Slot> slot);
   void RunSlot(Engine& engine, std::unique_ptr<Slot> slot);

@@ -123,6 +123,11 @@ struct NewInstance {
   TimePoint created_at{};
   std::optional<TimePoint> wake_at;
   bool runnable = true;
+  // Non-empty: the instance is created already leased to this owner (epoch 1, lease until
+  // created_at + lease), so no other worker claims it; set `runnable` false. The API node's worker
+  // adopts what it starts this way while it has room (Worker::Reserve).
+  std::string lease_owner;
+  std::chrono::milliseconds lease{0};
 };
 
 struct InstanceFilter {

@@ -61,12 +61,15 @@ namespace {
 
 constexpr const char* kInsertInstancesSql =
     "INSERT INTO workflow_instances (id, workflow_id, version, status, correlation_id, parent_id, "
-    "parent_bookmark, start_key, state, created_at, updated_at, wake_at, runnable) "
+    "parent_bookmark, start_key, state, created_at, updated_at, wake_at, runnable, lease_owner, "
+    "lease_expires, epoch) "
     "SELECT id, workflow_id, version, status, correlation_id, parent_id, parent_bookmark, start_key, state, "
-    "created_at, created_at, wake_at, runnable FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], "
-    "$5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::bigint[], $11::bigint[], $12::bool[]) "
-    "AS n(id, workflow_id, version, status, correlation_id, parent_id, parent_bookmark, start_key, state, "
-    "created_at, wake_at, runnable) ON CONFLICT DO NOTHING RETURNING id";
+    "created_at, created_at, wake_at, runnable, lease_owner, created_at + lease, "
+    "CASE WHEN lease_owner IS NULL THEN 0 ELSE 1 END FROM unnest($1::text[], $2::text[], $3::int[], "
+    "$4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::bigint[], $11::bigint[], "
+    "$12::bool[], $13::text[], $14::bigint[]) AS n(id, workflow_id, version, status, correlation_id, "
+    "parent_id, parent_bookmark, start_key, state, created_at, wake_at, runnable, lease_owner, lease) "
+    "ON CONFLICT DO NOTHING RETURNING id, lease_owner IS NULL";
 
 std::optional<int64_t> OptMillis(const std::optional<TimePoint>& t) {
   if (!t) return std::nullopt;
@@ -80,8 +83,10 @@ Status RowsStatus(const Result<pg::Rows>& r) {
 }  // namespace
 
 Result<std::vector<std::string>> PostgresStore::InsertInstances(pg::Connection& c,
-                                                                const std::vector<NewInstance>& instances) {
-  pg::ArrayLiteral id, wf, ver, status, corr, parent, pbm, start, state, created, wake, runnable;
+                                                                const std::vector<NewInstance>& instances,
+                                                                bool* claimable) {
+  pg::ArrayLiteral id, wf, ver, status, corr, parent, pbm, start, state, created, wake, runnable, owner,
+      lease;
   int64_t now = ToMillis(Now());
   for (const auto& n : instances) {
     id.Add(n.id), wf.Add(n.workflow_id), ver.Add(int64_t{n.version}),
@@ -94,6 +99,11 @@ Result<std::vector<std::string>> PostgresStore::InsertInstances(pg::Connection& 
     state.Add(pg::JsonText(n.state));
     created.Add(n.created_at == TimePoint{} ? now : ToMillis(n.created_at));
     wake.Add(OptMillis(n.wake_at)), runnable.Add(n.runnable);
+    if (n.lease_owner.empty()) {
+      owner.AddNull(), lease.AddNull();
+    } else {
+      owner.Add(n.lease_owner), lease.Add(static_cast<int64_t>(n.lease.count()));
+    }
   }
   auto r = c.Exec(kInsertInstancesSql, pg::Params()
                                            .Add(id.Take())
@@ -107,10 +117,16 @@ Result<std::vector<std::string>> PostgresStore::InsertInstances(pg::Connection& 
                                            .Add(state.Take())
                                            .Add(created.Take())
                                            .Add(wake.Take())
-                                           .Add(runnable.Take()));
+                                           .Add(runnable.Take())
+                                           .Add(owner.Take())
+                                           .Add(lease.Take()));
   if (!r.ok()) return r.status();
   std::set<std::string> made;
-  for (int i = 0; i < r->size(); ++i) made.insert(r->Text(i, 0));
+  if (claimable != nullptr) *claimable = false;
+  for (int i = 0; i < r->size(); ++i) {
+    made.insert(r->Text(i, 0));
+    if (claimable != nullptr && r->Bool(i, 1)) *claimable = true;
+  }
   std::vector<std::string> out;
   for (const auto& n : instances) {
     if (made.erase(n.id)) out.push_back(n.id);
@@ -127,16 +143,17 @@ Result<std::vector<std::string>> PostgresStore::CreateInstancesAndDeliveries(
   std::vector<std::string> out;
   if (instances.empty() && deliveries.empty()) return out;
   Status s = Run(Mode::kTx, [&](pg::Connection& c) -> Status {
-    out.clear();  // a retried transaction starts over
+    out.clear();             // a retried transaction starts over
+    bool claimable = false;  // an instance any worker may claim was created: wake them
     if (!instances.empty()) {
-      auto r = InsertInstances(c, instances);
+      auto r = InsertInstances(c, instances, &claimable);
       if (!r.ok()) return r.status();
       out = std::move(r).value();
     }
     if (!deliveries.empty()) {
       if (Status inserted = InsertDeliveries(c, deliveries); !inserted.ok()) return inserted;
     }
-    return out.empty() ? Status::Ok() : Notify(c);
+    return claimable ? Notify(c) : Status::Ok();
   });
   if (!s.ok()) return s;
   return out;
@@ -144,26 +161,15 @@ Result<std::vector<std::string>> PostgresStore::CreateInstancesAndDeliveries(
 
 Result<int64_t> PostgresStore::CreateClaimedInstance(const NewInstance& n, const std::string& owner,
                                                      std::chrono::milliseconds lease, TimePoint now) {
+  std::vector<NewInstance> one{n};
+  one[0].lease_owner = owner;
+  one[0].lease = lease;
+  if (one[0].created_at == TimePoint{}) one[0].created_at = now;
   bool created = false;
   Status s = Run(Mode::kWrite, [&](pg::Connection& c) -> Status {
-    int64_t created_at = n.created_at == TimePoint{} ? ToMillis(now) : ToMillis(n.created_at);
-    pg::Params p;
-    p.Add(n.id).Add(n.workflow_id).Add(n.version).Add(InstanceStatusName(n.status)).Add(n.correlation_id);
-    p.Add(n.parent_id).Add(n.parent_bookmark);
-    if (n.start_key.empty())
-      p.AddNull();
-    else
-      p.Add(n.start_key);
-    p.Add(pg::JsonText(n.state)).Add(created_at).Add(OptMillis(n.wake_at)).Add(n.runnable).Add(owner);
-    p.Add(ToMillis(now) + lease.count());
-    auto r = c.Exec(
-        "INSERT INTO workflow_instances (id, workflow_id, version, status, correlation_id, parent_id, "
-        "parent_bookmark, start_key, state, created_at, updated_at, wake_at, runnable, lease_owner, "
-        "lease_expires, epoch) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11, $12, $13, $14, 1) "
-        "ON CONFLICT DO NOTHING",
-        p);
+    auto r = InsertInstances(c, one);
     if (!r.ok()) return r.status();
-    created = r->Affected() == 1;
+    created = !r->empty();
     return Status::Ok();
   });
   if (!s.ok()) return s;

@@ -122,9 +122,11 @@ class PostgresStore final : public Store {
   // Runs `fn` on a pooled connection. `fn` must (re)initialise what it outputs: it may run again.
   Status Run(Mode mode, const std::function<Status(pg::Connection&)>& fn);
 
-  // Inserts instances (CreateInstances, commit children, schedule firings) on `c`; returns ids created.
+  // Inserts instances (CreateInstances, commit children, schedule firings) on `c`; returns ids
+  // created. `claimable`, when given, is set when one of them was created without a lease owner.
   Result<std::vector<std::string>> InsertInstances(pg::Connection& c,
-                                                   const std::vector<NewInstance>& instances);
+                                                   const std::vector<NewInstance>& instances,
+                                                   bool* claimable = nullptr);
   // Matches and consumes event bookmarks of one name (its advisory lock held); holds the event when
   // nothing matched and hold > 0.
   Result<DeliveryResult> DeliverEventOn(pg::Connection& c, const EventSignal& event,

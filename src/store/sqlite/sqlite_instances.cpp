@@ -86,11 +86,19 @@ Result<std::vector<std::string>> SqliteStore::CreateInstancesAndDeliveries(
   std::vector<std::string> states;
   states.reserve(instances.size());
   for (const auto& instance : instances) states.push_back(JsonText(instance.state));
+  bool announce = false;  // an instance any worker may claim was created
   auto created = Run([&]() -> Result<std::vector<std::string>> {
     std::vector<std::string> ids;
+    announce = false;
     SqliteTxn txn(*db_);
     for (size_t i = 0; i < instances.size(); ++i) {
-      if (InsertInstance(instances[i], "", std::nullopt, 0, &states[i])) ids.push_back(instances[i].id);
+      const NewInstance& n = instances[i];
+      bool leased = !n.lease_owner.empty();
+      if (InsertInstance(n, n.lease_owner, leased ? std::optional(n.created_at + n.lease) : std::nullopt,
+                         leased ? 1 : 0, &states[i])) {
+        ids.push_back(n.id);
+        announce = announce || !leased;
+      }
     }
     for (const auto& d : deliveries) {
       try {
@@ -103,7 +111,7 @@ Result<std::vector<std::string>> SqliteStore::CreateInstancesAndDeliveries(
     txn.Commit();
     return ids;
   });
-  if (created.ok() && !created->empty()) Announce();
+  if (created.ok() && announce) Announce();
   return created;
 }
 

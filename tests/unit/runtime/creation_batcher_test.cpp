@@ -7,6 +7,7 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include "support/sqlite_runtime_fixture.h"
@@ -176,6 +177,42 @@ TEST(CreationBatcherWriterTest, ARowConflictInABatchFailsOnlyItsRequest) {
   }
   // The first alone, the three together (refused), then each of the three alone.
   EXPECT_EQ(gate.sizes(), (std::vector<size_t>{1, 3, 1, 1, 1}));
+}
+
+// A webhook handler hands its rows over and returns: the answer comes by callback on the batcher's
+// thread. Requests still queued when the batcher is destroyed are written and answered first.
+TEST(CreationBatcherWriterTest, AsyncRequestsAreAnsweredByCallbackAndDrainedOnDestruction) {
+  GatedWriter gate(AllIds);
+  std::mutex mu;
+  std::map<std::string, Result<std::vector<std::string>>> results;
+  std::set<std::thread::id> answered_on;
+  {
+    CreationBatcher batcher(gate.writer(), 256);
+    auto create = [&](const std::string& id) {
+      batcher.CreateAsync({NewInstance{.id = id}}, {}, [&, id](Result<std::vector<std::string>> r) {
+        std::lock_guard lock(mu);
+        results.emplace(id, std::move(r));
+        answered_on.insert(std::this_thread::get_id());
+      });
+    };
+    create("first");
+    while (!gate.first_call_started()) std::this_thread::yield();
+    for (const char* id : {"a", "b", "c"}) create(id);  // returns at once: the writer is held
+    EXPECT_EQ(batcher.queued(), 3u);
+    {
+      std::lock_guard lock(mu);
+      EXPECT_TRUE(results.empty());
+    }
+    gate.Release();
+  }  // destroyed with "a", "b", "c" possibly still queued
+  ASSERT_EQ(results.size(), 4u);
+  for (const char* id : {"first", "a", "b", "c"}) {
+    ASSERT_TRUE(results.at(id).ok()) << id << ": " << results.at(id).status().ToString();
+    EXPECT_EQ(*results.at(id), std::vector<std::string>{id});
+  }
+  EXPECT_EQ(answered_on.size(), 1u);
+  EXPECT_EQ(answered_on.count(std::this_thread::get_id()), 0u);
+  EXPECT_EQ(gate.sizes(), (std::vector<size_t>{1, 3}));
 }
 
 }  // namespace

@@ -74,6 +74,58 @@ activities:
   EXPECT_GE(node.worker().counters().commits.load(), 3);
 }
 
+TEST_F(RuntimeTest, StartsAreAdoptedWhileTheWorkerHasRoomAndClaimedOtherwise) {
+  Save(R"(
+id: three
+options: {commit: activity}
+activities:
+  - {id: a, type: SetVariable, name: x, value: 1}
+  - {id: b, type: SetVariable, name: y, value: 2}
+  - {id: c, type: SetOutput, name: result, value: "{{ vars.x + vars.y }}"}
+)");
+  NodeOptions options;
+  options.worker.max_in_flight = 4;
+  Node& node = StartNode(options);
+  const Worker::Counters& counters = node.worker().counters();
+
+  // Room: the instance is written already leased to this worker and runs without a claim.
+  auto adopted = node.StartWorkflow("three", std::nullopt, {});
+  ASSERT_TRUE(adopted.ok()) << adopted.status().message();
+  EXPECT_EQ(WaitFor(*adopted, InstanceStatus::kCompleted).state["output"]["result"], 3);
+  EXPECT_EQ(counters.adopted.load(), 1);
+  EXPECT_EQ(counters.claimed.load(), 0);
+  // The worker lets go of an instance just after its last commit.
+  auto idle = [&] {
+    for (int i = 0; i < 2000 && node.worker().in_flight() != 0; ++i) std::this_thread::sleep_for(5ms);
+    return node.worker().in_flight() == 0;
+  };
+  EXPECT_TRUE(idle());
+
+  // No room: the instance is written for any worker, and claimed once there is room again.
+  ASSERT_EQ(node.worker().Reserve(10), 4u);
+  auto queued = node.StartWorkflow("three", std::nullopt, {});
+  ASSERT_TRUE(queued.ok()) << queued.status().message();
+  InstanceRecord waiting = store_->GetInstance(*queued).value();
+  EXPECT_TRUE(waiting.lease_owner.empty());
+  EXPECT_TRUE(waiting.runnable);
+  EXPECT_EQ(waiting.epoch, 0);
+  node.worker().Unreserve(4);
+  node.worker().Notify();
+  EXPECT_EQ(WaitFor(*queued, InstanceStatus::kCompleted).state["output"]["result"], 3);
+  EXPECT_EQ(counters.adopted.load(), 1);
+  EXPECT_EQ(counters.claimed.load(), 1);
+
+  // A start that creates nothing (an existing id) hands its reserved place back.
+  ASSERT_TRUE(idle());
+  ASSERT_TRUE(node.StartWorkflow("three", std::nullopt, {.instance_id = *adopted}).ok());
+  EXPECT_EQ(node.worker().in_flight(), 0u);
+  EXPECT_EQ(counters.adopted.load(), 1);
+
+  // A stopped worker reserves nothing.
+  node.Stop(5s);
+  EXPECT_EQ(node.worker().Reserve(1), 0u);
+}
+
 TEST_F(RuntimeTest, ADurableTimerFiresInAnotherNodeAfterTheFirstStops) {
   Save(R"(
 id: delayed

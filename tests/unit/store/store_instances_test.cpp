@@ -71,6 +71,52 @@ TEST_P(StoreConformanceTest, CreateClaimedInstanceIsLeasedAndCommittable) {
       store_->CreateClaimedInstance(Instance("sync"), "node-a", std::chrono::seconds(30), At(0)).ok());
 }
 
+// The API node's worker adopts what it starts: created leased in the same batch as unleased ones.
+TEST_P(StoreConformanceTest, CreateInstancesCanCreateSomeAlreadyLeased) {
+  auto listener = store_->Listen();
+  ASSERT_TRUE(listener.ok()) << listener.status().ToString();
+  NewInstance adopted = Instance("adopted", At(5), false);
+  adopted.lease_owner = "node-a";
+  adopted.lease = std::chrono::seconds(30);
+  auto created = store_->CreateInstances({adopted, Instance("shared", At(5))});
+  ASSERT_TRUE(created.ok()) << created.status().ToString();
+  EXPECT_EQ(*created, (std::vector<std::string>{"adopted", "shared"}));
+  InstanceRecord r = Get("adopted");
+  EXPECT_EQ(r.lease_owner, "node-a");
+  EXPECT_EQ(r.epoch, 1);
+  EXPECT_EQ(r.lease_expires, At(35));
+  EXPECT_FALSE(r.runnable);
+  EXPECT_TRUE(Get("shared").lease_owner.empty());
+  EXPECT_EQ(Get("shared").epoch, 0);
+  // Another worker claims only the unleased one.
+  auto claimed = ClaimAll(At(6), 100, "node-b");
+  ASSERT_EQ(claimed.size(), 1u);
+  EXPECT_EQ(claimed[0].record.id, "shared");
+  // The owner commits at epoch 1; a stale epoch is fenced.
+  InstanceCommit c;
+  c.id = "adopted";
+  c.epoch = 0;
+  c.status = InstanceStatus::kCompleted;
+  c.state = Json{{"done", true}};
+  c.now = At(7);
+  c.finished_at = At(7);
+  EXPECT_EQ(CommitAll({c}), std::vector<CommitOutcome>{CommitOutcome::kFenced});
+  c.epoch = 1;
+  EXPECT_EQ(CommitAll({c}), std::vector<CommitOutcome>{CommitOutcome::kCommitted});
+  EXPECT_EQ(Get("adopted").status, InstanceStatus::kCompleted);
+
+  // Only leased instances created: nothing for the other workers, so no wake-up.
+  while ((*listener)->Wait(std::chrono::milliseconds(50))) {
+  }
+  NewInstance alone = Instance("adopted-alone", At(8), false);
+  alone.lease_owner = "node-a";
+  alone.lease = std::chrono::seconds(30);
+  ASSERT_TRUE(store_->CreateInstances({alone}).ok());
+  EXPECT_FALSE((*listener)->Wait(std::chrono::milliseconds(100)));
+  ASSERT_TRUE(store_->CreateInstances({Instance("claimable", At(8))}).ok());
+  EXPECT_TRUE((*listener)->Wait(std::chrono::seconds(10)));
+}
+
 TEST_P(StoreConformanceTest, ListInstancesFiltersAndPaginatesNewestFirst) {
   std::vector<NewInstance> all;
   for (int i = 0; i < 12; ++i) {
