@@ -1,7 +1,7 @@
 // Group commit for instances started through the API. Each request's new instances (and its
 // webhook delivery record) wait in a queue; the batcher's thread writes everything queued in one
-// transaction, then answers each request. Under load one commit (and one wake-up notification)
-// serves dozens of requests; alone, a request is written at once.
+// transaction, and a second thread answers each request while the next batch is written. Under load one
+// commit (and one wake-up notification) serves dozens of requests; alone, a request is written at once.
 //
 // Requests can wait (Create) or be answered by a callback (CreateAsync): a webhook handler hands
 // its rows over and returns its thread, so batches are not capped by the HTTP handler threads.
@@ -40,7 +40,8 @@ class CreationBatcher {
   // (unavailable, timed out) fails every request in it at once, without a retry per request.
   Result<std::vector<std::string>> Create(std::vector<NewInstance> instances,
                                           std::vector<WebhookDeliveryRecord> deliveries);
-  // The same, answered by `done` on the batcher's thread (keep it short: the next batch waits).
+  // The same, answered by `done` on the batcher's answering thread (keep it short: later batches'
+  // answers wait for it).
   void CreateAsync(std::vector<NewInstance> instances, std::vector<WebhookDeliveryRecord> deliveries,
                    Done done);
 
@@ -55,7 +56,9 @@ class CreationBatcher {
     Status status;
     std::vector<std::string> created;
   };
-  void Loop();
+  using Batch = std::vector<std::unique_ptr<Pending>>;
+  void WriteLoop();
+  void AnswerLoop();
   void Write(const std::vector<Pending*>& batch);  // sets each one's status and created ids
 
   Writer write_;
@@ -65,7 +68,13 @@ class CreationBatcher {
   std::deque<std::unique_ptr<Pending>> queue_;  // guarded by mu_
   bool stop_ = false;                           // guarded by mu_
   int64_t batches_ = 0;                         // guarded by mu_
-  std::thread thread_;                          // last: started once the rest exists
+  std::mutex answer_mu_;
+  std::condition_variable answer_cv_;  // with answer_mu_
+  std::deque<Batch> answers_;          // guarded by answer_mu_: written, to be answered
+  bool answer_stop_ = false;           // guarded by answer_mu_
+  // Last: started once the rest exists.
+  std::thread answerer_;
+  std::thread writer_;
 };
 
 }  // namespace trellis

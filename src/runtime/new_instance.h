@@ -15,7 +15,7 @@ inline NewInstance NewInstanceFrom(const InstanceState& state, const CompiledWor
   n.status = state.status;
   n.correlation_id = state.correlation_id;
   n.parent_id = state.parent_id;
-  n.state = StateToJson(state, wf.ids());
+  n.state_text = StateToJson(state, wf.ids()).dump(-1, ' ', false, Json::error_handler_t::replace);
   n.created_at = state.created_at;
   return n;
 }

@@ -120,6 +120,9 @@ struct NewInstance {
   std::string parent_bookmark;
   std::string start_key;  // optional dedupe key (e.g. "cron:<schedule>:<tick>"): one instance per key
   Json state;
+  // The state already serialised (NewInstanceFrom does it on the starting thread, off a batch
+  // writer's path). When set, it is written and `state` is ignored.
+  std::string state_text;
   TimePoint created_at{};
   std::optional<TimePoint> wake_at;
   bool runnable = true;

@@ -96,7 +96,10 @@ Result<std::vector<std::string>> PostgresStore::InsertInstances(pg::Connection& 
       start.AddNull();
     else
       start.Add(n.start_key);
-    state.Add(pg::JsonText(n.state));
+    if (n.state_text.empty())
+      state.Add(pg::JsonText(n.state));
+    else
+      state.Add(n.state_text);
     created.Add(n.created_at == TimePoint{} ? now : ToMillis(n.created_at));
     wake.Add(OptMillis(n.wake_at)), runnable.Add(n.runnable);
     if (n.lease_owner.empty()) {

@@ -63,6 +63,8 @@ bool SqliteStore::InsertInstance(const NewInstance& in, const std::string& owner
   }
   if (state_text != nullptr) {
     stmt.Bind(9, *state_text);
+  } else if (!in.state_text.empty()) {
+    stmt.Bind(9, in.state_text);
   } else {
     stmt.Bind(9, JsonText(in.state));
   }
@@ -85,7 +87,8 @@ Result<std::vector<std::string>> SqliteStore::CreateInstancesAndDeliveries(
   // Serialised before the store's mutex is taken: the states are most of the work.
   std::vector<std::string> states;
   states.reserve(instances.size());
-  for (const auto& instance : instances) states.push_back(JsonText(instance.state));
+  for (const auto& instance : instances)
+    states.push_back(instance.state_text.empty() ? JsonText(instance.state) : std::string());
   bool announce = false;  // an instance any worker may claim was created
   auto created = Run([&]() -> Result<std::vector<std::string>> {
     std::vector<std::string> ids;
@@ -95,7 +98,7 @@ Result<std::vector<std::string>> SqliteStore::CreateInstancesAndDeliveries(
       const NewInstance& n = instances[i];
       bool leased = !n.lease_owner.empty();
       if (InsertInstance(n, n.lease_owner, leased ? std::optional(n.created_at + n.lease) : std::nullopt,
-                         leased ? 1 : 0, &states[i])) {
+                         leased ? 1 : 0, n.state_text.empty() ? &states[i] : nullptr)) {
         ids.push_back(n.id);
         announce = announce || !leased;
       }

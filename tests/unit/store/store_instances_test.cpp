@@ -71,13 +71,16 @@ TEST_P(StoreConformanceTest, CreateClaimedInstanceIsLeasedAndCommittable) {
       store_->CreateClaimedInstance(Instance("sync"), "node-a", std::chrono::seconds(30), At(0)).ok());
 }
 
-// The API node's worker adopts what it starts: created leased in the same batch as unleased ones.
+// The API node's worker adopts what it starts: created leased in the same batch as unleased ones,
+// with states the starting threads serialised.
 TEST_P(StoreConformanceTest, CreateInstancesCanCreateSomeAlreadyLeased) {
   auto listener = store_->Listen();
   ASSERT_TRUE(listener.ok()) << listener.status().ToString();
   NewInstance adopted = Instance("adopted", At(5), false);
   adopted.lease_owner = "node-a";
   adopted.lease = std::chrono::seconds(30);
+  adopted.state = Json{{"ignored", true}};
+  adopted.state_text = R"({"from":"text","n":[1,2]})";  // serialised by the starting thread
   auto created = store_->CreateInstances({adopted, Instance("shared", At(5))});
   ASSERT_TRUE(created.ok()) << created.status().ToString();
   EXPECT_EQ(*created, (std::vector<std::string>{"adopted", "shared"}));
@@ -86,6 +89,7 @@ TEST_P(StoreConformanceTest, CreateInstancesCanCreateSomeAlreadyLeased) {
   EXPECT_EQ(r.epoch, 1);
   EXPECT_EQ(r.lease_expires, At(35));
   EXPECT_FALSE(r.runnable);
+  EXPECT_EQ(r.state, (Json{{"from", "text"}, {"n", {1, 2}}}));
   EXPECT_TRUE(Get("shared").lease_owner.empty());
   EXPECT_EQ(Get("shared").epoch, 0);
   // Another worker claims only the unleased one.
