@@ -166,10 +166,13 @@ void HandleWebhook(ApiContext& ctx, const Request& req, WebhookCall call, const 
       LogWarn("could not record a webhook delivery", {{"delivery", d.id}, {"error", s.ToString()}});
   };
 
-  auto triggers = ctx.store->FindTriggers("Webhook", call.path);
-  if (!triggers.ok()) return ReplyStatus(req, reply, triggers.status());
+  // Triggers and waiting bookmarks in one round trip; when a trigger needs a signature, the
+  // bookmarks are resumed only once it is checked.
+  Json input = call.Input();
+  auto receipt = ctx.store->ReceiveWebhook(call.path, call.method, input, now);
+  if (!receipt.ok()) return ReplyStatus(req, reply, receipt.status());
   std::vector<TriggerRow> matching;
-  for (auto& t : *triggers) {
+  for (auto& t : receipt->triggers) {
     if (t.method.empty() || t.method == call.method) matching.push_back(std::move(t));
   }
   for (const auto& t : matching) {
@@ -180,8 +183,8 @@ void HandleWebhook(ApiContext& ctx, const Request& req, WebhookCall call, const 
       return reply(http::Problem(401, "invalid-signature", why));
     }
   }
-  Json input = call.Input();
-  auto resumed = ctx.store->DeliverWebhook(call.path, call.method, input, now);
+  Result<DeliveryResult> resumed = receipt->delivery;
+  if (!receipt->delivered) resumed = ctx.store->DeliverWebhook(call.path, call.method, input, now);
   if (!resumed.ok()) return ReplyStatus(req, reply, resumed.status());
   if (resumed->resumed > 0) ctx.node->worker().Notify();
 

@@ -83,6 +83,15 @@ struct TriggerRow {
   Json config = Json::object();
 };
 
+// A Webhook trigger whose calls must carry a valid signature before anything is resumed or started:
+// its `secret` setting is present and neither null nor "" (a setting that is not a name fails the
+// check closed, so it counts too).
+inline bool TriggerNeedsSignature(const TriggerRow& t) {
+  auto it = t.config.find("secret");
+  return it != t.config.end() && !it->is_null() &&
+         !(it->is_string() && it->get_ref<const std::string&>().empty());
+}
+
 // ---------------------------------------------------------------------------------------------
 // Instances.
 
@@ -429,6 +438,18 @@ class Store {
   // Matches webhook bookmarks by path and method (empty bookmark method: any).
   virtual Result<DeliveryResult> DeliverWebhook(const std::string& path, const std::string& method,
                                                 const Json& request, TimePoint now) = 0;
+  // A webhook call's first step: the Webhook triggers on `path` (as FindTriggers), and the
+  // resumption of its bookmarks (as DeliverWebhook) unless a trigger that matches the method
+  // needs a signature (TriggerNeedsSignature): then `delivered` is false, nothing was resumed, and
+  // the caller checks the signature before calling DeliverWebhook itself. One round trip on
+  // PostgreSQL; this default makes the two calls.
+  struct WebhookReceipt {
+    std::vector<TriggerRow> triggers;
+    bool delivered = false;
+    DeliveryResult delivery;
+  };
+  virtual Result<WebhookReceipt> ReceiveWebhook(const std::string& path, const std::string& method,
+                                                const Json& request, TimePoint now);
   // Writes an inbox item (e.g. a cancellation) and makes the instance runnable. NotFound when the
   // instance does not exist; FailedPrecondition when it is Completed or Cancelled, or when a kRetry
   // targets an instance that is not Faulted. (A Faulted instance accepts kCancel and kRetry.)

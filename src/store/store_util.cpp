@@ -4,6 +4,22 @@
 
 namespace trellis {
 
+Result<Store::WebhookReceipt> Store::ReceiveWebhook(const std::string& path, const std::string& method,
+                                                    const Json& request, TimePoint now) {
+  WebhookReceipt out;
+  auto triggers = FindTriggers("Webhook", path);
+  if (!triggers.ok()) return triggers.status();
+  out.triggers = std::move(triggers).value();
+  for (const auto& t : out.triggers) {
+    if ((t.method.empty() || t.method == method) && TriggerNeedsSignature(t)) return out;
+  }
+  auto delivered = DeliverWebhook(path, method, request, now);
+  if (!delivered.ok()) return delivered.status();
+  out.delivered = true;
+  out.delivery = *delivered;
+  return out;
+}
+
 const char* InboxKindName(InboxKind k) {
   switch (k) {
     case InboxKind::kEvent: return "event";

@@ -470,6 +470,50 @@ Result<DeliveryResult> PostgresStore::DeliverWebhook(const std::string& path, co
   return result;
 }
 
+Result<Store::WebhookReceipt> PostgresStore::ReceiveWebhook(const std::string& path,
+                                                            const std::string& method, const Json& request,
+                                                            TimePoint now) {
+  WebhookReceipt out;
+  // DeliverWebhook's statement, guarded by the trigger lookup in the same statement: nothing is
+  // resumed when a trigger that matches the method needs a signature (TriggerNeedsSignature).
+  // One row per trigger (or one row of NULLs without any), each with the resumed count and guard.
+  Status s = Run(Mode::kWrite, [&](pg::Connection& c) -> Status {
+    auto r = c.Exec(
+        "WITH t AS (SELECT workflow_id, version, type, key, method, config FROM triggers WHERE type = "
+        "'Webhook' AND key = $1::text), "
+        "g AS (SELECT EXISTS (SELECT 1 FROM t WHERE (t.method = '' OR t.method = $2::text) AND "
+        "(t.config::jsonb -> 'secret') IS NOT NULL AND (t.config::jsonb -> 'secret') NOT IN ('null'::jsonb, "
+        "'\"\"'::jsonb)) AS guarded), "
+        "m AS (DELETE FROM bookmarks WHERE kind = 'Webhook' AND key = $1::text AND (method = '' OR "
+        "upper(method) = upper($2::text)) AND NOT (SELECT guarded FROM g) RETURNING instance_id, id), "
+        "i AS (INSERT INTO inbox (instance_id, kind, bookmark_id, payload, created_at) "
+        "SELECT instance_id, 'webhook', id, $3::text, $4::bigint FROM m ORDER BY instance_id, id), "
+        "u AS (UPDATE workflow_instances SET inbox_seq = inbox_seq + 1, runnable = true "
+        "WHERE id IN (SELECT instance_id FROM m)), "
+        "n AS (SELECT pg_notify('trellis_work', '') WHERE EXISTS (SELECT 1 FROM m)) "
+        "SELECT (SELECT count(*) FROM m), (SELECT guarded FROM g), (SELECT count(*) FROM n), t.workflow_id, "
+        "t.version, t.type, t.key, t.method, t.config FROM (SELECT 1) AS one LEFT JOIN t ON true "
+        "ORDER BY t.workflow_id, t.version",
+        pg::Params().Add(path).Add(method).Add(pg::JsonText(request)).Add(ToMillis(now)));
+    if (!r.ok()) return r.status();
+    out = WebhookReceipt{};
+    out.delivery.resumed = static_cast<int>(r->Int(0, 0));
+    out.delivered = !r->Bool(0, 1);
+    for (int i = 0; i < r->size(); ++i) {
+      if (r->IsNull(i, 3)) continue;
+      out.triggers.push_back(TriggerRow{.workflow_id = r->Text(i, 3),
+                                        .version = static_cast<int>(r->Int(i, 4)),
+                                        .type = r->Text(i, 5),
+                                        .key = r->Text(i, 6),
+                                        .method = r->Text(i, 7),
+                                        .config = pg::ParseJsonText(r->Text(i, 8))});
+    }
+    return Status::Ok();
+  });
+  if (!s.ok()) return s;
+  return out;
+}
+
 Status PostgresStore::Deliver(const InboxDelivery& d, TimePoint now) {
   pg::ArrayLiteral id, kind, bookmark, payload;
   id.Add(d.instance_id), kind.Add(InboxKindName(d.kind)), bookmark.Add(d.bookmark_id);

@@ -79,6 +79,8 @@ class PostgresStore final : public Store {
                                       TimePoint now) override;
   Result<DeliveryResult> DeliverWebhook(const std::string& path, const std::string& method,
                                         const Json& request, TimePoint now) override;
+  Result<WebhookReceipt> ReceiveWebhook(const std::string& path, const std::string& method,
+                                        const Json& request, TimePoint now) override;
   Status Deliver(const InboxDelivery& delivery, TimePoint now) override;
 
   Result<int64_t> FireDueSchedules(TimePoint now, size_t limit,

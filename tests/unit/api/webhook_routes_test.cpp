@@ -192,13 +192,22 @@ TEST_P(WebhookApiTest, HmacSignatureIsChecked) {
        {"triggers",
         {{{"type", "Webhook"}, {"path", "custom"}, {"secret", "HOOK_KEY"}, {"signature", "X-Signature"}}}},
        {"activities", {{{"id", "n"}, {"type", "Noop"}}}}});
+  // An instance waits on the signed path: a call is checked before it resumes anything.
+  CreateWorkflow(
+      {{"id", "waiter"}, {"activities", {{{"id", "hook"}, {"type", "WaitForWebhook"}, {"path", "signed"}}}}});
+  auto waiting = Execute("waiter", {{"wait", true}});
+  ASSERT_EQ(waiting.json()["status"], "Suspended") << waiting.body;
   std::string body = R"({"event": "push"})";
 
-  auto good = PostJson(client(), "/hooks/signed", body, {{"X-Hub-Signature-256", HubSignature(key, body)}});
-  EXPECT_EQ(good.status, 202) << good.body;
   auto wrong =
       PostJson(client(), "/hooks/signed", body, {{"X-Hub-Signature-256", HubSignature("other", body)}});
   EXPECT_TRUE(IsProblem(wrong, 401));
+  EXPECT_EQ(client().Get("/api/instances/" + waiting.json()["id"].get<std::string>()).json()["status"],
+            "Suspended");
+  auto good = PostJson(client(), "/hooks/signed", body, {{"X-Hub-Signature-256", HubSignature(key, body)}});
+  EXPECT_EQ(good.status, 202) << good.body;
+  EXPECT_EQ(good.json()["resumed"], 1);
+  WaitForStatus(waiting.json()["id"], "Completed");
   auto tampered =
       PostJson(client(), "/hooks/signed", body + " ", {{"X-Hub-Signature-256", HubSignature(key, body)}});
   EXPECT_TRUE(IsProblem(tampered, 401));

@@ -206,6 +206,82 @@ TEST_P(StoreConformanceTest, TriggersAreFoundByTypeAndKeyAndReplacedOnPublish) {
   EXPECT_EQ(store_->FindTriggers("Event", "order.paid")->size(), 1u);
 }
 
+// A webhook call's first step: triggers and bookmarks at once, unless a matching trigger needs a
+// signature, which must be checked before anything is resumed.
+TEST_P(StoreConformanceTest, ReceiveWebhookFindsTriggersAndResumesUnlessASignatureIsNeeded) {
+  ASSERT_TRUE(store_->InsertDefinition(Def("open", 1)).ok());
+  ASSERT_TRUE(store_->InsertDefinition(Def("signed", 1)).ok());
+  ASSERT_TRUE(store_
+                  ->PublishDefinition("open", 1, {},
+                                      {TriggerRow{.workflow_id = "open",
+                                                  .version = 1,
+                                                  .type = "Webhook",
+                                                  .key = "plain",
+                                                  .config = Json{{"secret", ""}}}},
+                                      At(0))
+                  .ok());
+  ASSERT_TRUE(store_
+                  ->PublishDefinition("signed", 1, {},
+                                      {TriggerRow{.workflow_id = "signed",
+                                                  .version = 1,
+                                                  .type = "Webhook",
+                                                  .key = "guarded",
+                                                  .method = "POST",
+                                                  .config = Json{{"secret", "hook-key"}}}},
+                                      At(0))
+                  .ok());
+  // One instance waits on each path.
+  for (const char* path : {"plain", "guarded", "bare"}) {
+    std::string id = std::string("waits-") + path;
+    Create({Instance(id)});
+    InstanceCommit c = CommitFor(ClaimOne(id, At(1)), At(1));
+    c.bookmarks = std::vector<BookmarkRow>{
+        BookmarkRow{.id = "hook", .kind = BookmarkKind::kWebhook, .activity_id = "hook", .key = path}};
+    ASSERT_EQ(CommitAll({c}), std::vector<CommitOutcome>{CommitOutcome::kCommitted});
+  }
+  Json request = {{"body", "hi"}};
+
+  auto plain = store_->ReceiveWebhook("plain", "POST", request, At(2));
+  ASSERT_TRUE(plain.ok()) << plain.status().ToString();
+  ASSERT_EQ(plain->triggers.size(), 1u);
+  EXPECT_EQ(plain->triggers[0].workflow_id, "open");
+  EXPECT_EQ(plain->triggers[0].config, (Json{{"secret", ""}}));
+  EXPECT_TRUE(plain->delivered);
+  EXPECT_EQ(plain->delivery.resumed, 1);
+  EXPECT_TRUE(Get("waits-plain").runnable);
+
+  // A GET does not match the signed POST trigger: nothing to check, the bookmark is resumed.
+  // A POST must be checked first: nothing is resumed, and the caller delivers after the check.
+  auto posted = store_->ReceiveWebhook("guarded", "POST", request, At(2));
+  ASSERT_TRUE(posted.ok()) << posted.status().ToString();
+  ASSERT_EQ(posted->triggers.size(), 1u);
+  EXPECT_EQ(posted->triggers[0].config, (Json{{"secret", "hook-key"}}));
+  EXPECT_FALSE(posted->delivered);
+  EXPECT_EQ(posted->delivery.resumed, 0);
+  EXPECT_FALSE(Get("waits-guarded").runnable);
+  auto fetched = store_->ReceiveWebhook("guarded", "GET", request, At(2));
+  ASSERT_TRUE(fetched.ok()) << fetched.status().ToString();
+  EXPECT_EQ(fetched->triggers.size(), 1u);  // every trigger on the path; the caller filters
+  EXPECT_TRUE(fetched->delivered);
+  EXPECT_EQ(fetched->delivery.resumed, 1);
+  EXPECT_TRUE(Get("waits-guarded").runnable);
+
+  // No trigger: the bookmark alone.
+  auto bare = store_->ReceiveWebhook("bare", "PUT", request, At(2));
+  ASSERT_TRUE(bare.ok()) << bare.status().ToString();
+  EXPECT_TRUE(bare->triggers.empty());
+  EXPECT_TRUE(bare->delivered);
+  EXPECT_EQ(bare->delivery.resumed, 1);
+  auto inbox = ClaimOne("waits-bare", At(3)).inbox;
+  ASSERT_EQ(inbox.size(), 1u);
+  EXPECT_EQ(inbox[0].payload, request);
+  auto nothing = store_->ReceiveWebhook("nobody", "POST", request, At(3));
+  ASSERT_TRUE(nothing.ok()) << nothing.status().ToString();
+  EXPECT_TRUE(nothing->triggers.empty());
+  EXPECT_TRUE(nothing->delivered);
+  EXPECT_EQ(nothing->delivery.resumed, 0);
+}
+
 TEST_P(StoreConformanceTest, ListDefinitionsOnePerIdWithSearchAndPagination) {
   for (int i = 0; i < 7; ++i) {
     std::string id = "wf-" + std::to_string(i);
