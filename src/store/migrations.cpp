@@ -1,17 +1,21 @@
 #include "store/migrations.h"
 
-#include <openssl/sha.h>
+#include <nettle/sha2.h>
 
 #include <map>
 
 namespace trellis {
 
 std::string MigrationChecksum(const Migration& m) {
-  unsigned char digest[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(m.sql.data()), m.sql.size(), digest);
+  // nettle, not OpenSSL: see CMakeLists.txt (NETTLE).
+  uint8_t digest[SHA256_DIGEST_SIZE];
+  sha256_ctx ctx;
+  sha256_init(&ctx);
+  sha256_update(&ctx, m.sql.size(), reinterpret_cast<const uint8_t*>(m.sql.data()));
+  sha256_digest(&ctx, SHA256_DIGEST_SIZE, digest);
   static const char* kHex = "0123456789abcdef";
   std::string out;
-  out.reserve(2 * SHA256_DIGEST_LENGTH);
+  out.reserve(2 * SHA256_DIGEST_SIZE);
   for (unsigned char c : digest) {
     out.push_back(kHex[c >> 4]);
     out.push_back(kHex[c & 15]);

@@ -1,5 +1,6 @@
 // Conformance: migrations, readiness and definitions (versions, drafts, publishing, schedules,
 // triggers, listing). The suite is instantiated once for every provider here.
+#include "store/migrations.h"
 #include "unit/store/store_fixture.h"
 
 namespace trellis::testing {
@@ -47,6 +48,17 @@ TEST_P(StoreConformanceTest, MigrateTwiceIsIdempotentAndStatusListsApplied) {
   EXPECT_TRUE(store_->Ping().ok());
   EXPECT_FALSE(store_->Describe().empty());
   EXPECT_EQ(store_->provider(), GetParam());
+}
+
+// Checksums recorded by earlier versions (OpenSSL's SHA-256) must still match: the FIPS 180-2
+// test vectors.
+TEST(MigrationChecksumTest, IsLowercaseHexSha256OfTheSql) {
+  EXPECT_EQ(MigrationChecksum({1, "a", "abc"}),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  EXPECT_EQ(MigrationChecksum({1, "a", ""}),
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  EXPECT_EQ(MigrationChecksum({1, "a", "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq"}),
+            "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
 }
 
 TEST_P(StoreConformanceTest, TamperedMigrationChecksumFailsMigrateNamingIt) {
