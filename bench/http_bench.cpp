@@ -396,7 +396,8 @@ Json RunStore(const Settings& s, const std::string& name, const std::string& url
                        &error);
       if (row.size() == 2) {
         double updates = std::atof(row[0].c_str()), hot = std::atof(row[1].c_str());
-        w["postgres_cost"]["instance_updates_per_workflow"] = updates / webhooks;
+        // The counters include the warm-up's workflows (WebhookRun: up to 500 before the run).
+        w["postgres_cost"]["instance_updates_per_workflow"] = updates / (webhooks + std::min(500, webhooks));
         w["postgres_cost"]["instance_updates_hot_fraction"] = updates > 0 ? hot / updates : 0.0;
       }
     }

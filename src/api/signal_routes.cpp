@@ -159,10 +159,12 @@ void HandleWebhook(ApiContext& ctx, const Request& req, WebhookCall call, const 
   delivery.body = call.body;
   delivery.received_at = now;
   // Records a delivery that started nothing in the same transaction (rejected, unmatched, failed).
-  auto record = [&ctx](WebhookDeliveryRecord d, int status, const std::vector<std::string>& instances) {
+  // (Captures the store, not the context: the batcher may answer after the context is gone.)
+  auto record = [store = ctx.store](WebhookDeliveryRecord d, int status,
+                                    const std::vector<std::string>& instances) {
     d.status = status;
     d.instance_ids = instances;
-    if (Status s = ctx.store->InsertWebhookDelivery(d); !s.ok())
+    if (Status s = store->InsertWebhookDelivery(d); !s.ok())
       LogWarn("could not record a webhook delivery", {{"delivery", d.id}, {"error", s.ToString()}});
   };
 
@@ -218,10 +220,12 @@ void HandleWebhook(ApiContext& ctx, const Request& req, WebhookCall call, const 
     int64_t resumed_count = resumed->resumed;
     ctx.node->StartWorkflowsAsync(
         std::move(starts), std::move(accepted),
-        [&ctx, meta = std::move(meta), delivery = std::move(delivery), record, resumed_count,
+        [meta = std::move(meta), delivery = std::move(delivery), record, resumed_count,
          reply](Result<std::vector<std::string>> started) mutable {
           if (!started.ok()) {
-            record(std::move(delivery), 500, {});
+            // This runs on the batcher's answering thread: with the database unavailable, a
+            // record attempt per failed call would hold every other answer behind it.
+            if (started.status().code() != StatusCode::kUnavailable) record(std::move(delivery), 500, {});
             return ReplyStatus(meta, reply, started.status());
           }
           Json ids = *started;

@@ -201,9 +201,23 @@ asio::awaitable<void> Server::Impl::RunSession(tcp::socket socket) {
   for (;;) {
     // Wait for the first bytes of the next request under the idle timeout.
     session.idle = true;
-    if (stopping.load()) break;
-    if (buffer.size() == 0) {
+    if (buffer.size() == 0 && !stopping.load()) {
       stream.expires_after(options.idle_timeout);
+      size_t n =
+          co_await stream.async_read_some(buffer.prepare(4096), asio::redirect_error(use_awaitable, ec));
+      if (!ec) {
+        buffer.commit(n);
+      } else if (!(ec == asio::error::operation_aborted && stopping.load())) {
+        break;
+      }
+    }
+    if (buffer.size() == 0) {
+      // Stopping. A client that got a keep-alive response just before the stop may be sending its
+      // next request now (nothing told it the connection would close): it gets a short grace to
+      // arrive, is answered with Connection: close, and only a silent connection is closed. The
+      // stop's idle sweep leaves this read alone (idle is false).
+      session.idle = false;
+      stream.expires_after(options.stop_grace);
       size_t n =
           co_await stream.async_read_some(buffer.prepare(4096), asio::redirect_error(use_awaitable, ec));
       if (ec) break;

@@ -27,6 +27,9 @@ struct ServerOptions {
   std::chrono::milliseconds header_timeout{10000};   // from the first byte to the end of the headers
   std::chrono::milliseconds request_timeout{30000};  // body read plus handling
   std::chrono::milliseconds idle_timeout{60000};     // keep-alive wait for the next request
+  // At shutdown, how long an idle keep-alive connection waits for a request already on its way
+  // (sent after a response that did not yet say Connection: close) before it is closed.
+  std::chrono::milliseconds stop_grace{100};
 };
 
 // Called once per finished exchange (for access logs and metrics); `seconds` is the handling time.

@@ -20,8 +20,13 @@ CreationBatcher::CreationBatcher(Writer writer, size_t max_rows)
       writer_([this] { WriteLoop(); }) {}
 
 CreationBatcher::~CreationBatcher() {
+  Stop();
+}
+
+void CreationBatcher::Stop() {
   {
     std::lock_guard lock(mu_);
+    if (stop_) return;
     stop_ = true;
   }
   cv_.notify_all();
@@ -49,12 +54,16 @@ void CreationBatcher::CreateAsync(std::vector<NewInstance> instances,
   pending->instances = std::move(instances);
   pending->deliveries = std::move(deliveries);
   pending->done = std::move(done);
-  bool was_empty;
+  bool was_empty = false, stopped = false;
   {
     std::lock_guard lock(mu_);
-    was_empty = queue_.empty();
-    queue_.push_back(std::move(pending));
+    stopped = stop_;
+    if (!stopped) {
+      was_empty = queue_.empty();
+      queue_.push_back(std::move(pending));
+    }
   }
+  if (stopped) return pending->done(Unavailable("this node is shutting down"));
   // The thread sleeps only on an empty queue: waking it for every request would cost a syscall each.
   if (was_empty) cv_.notify_one();
 }
@@ -141,11 +150,13 @@ void CreationBatcher::Write(const std::vector<Pending*>& batch) {
     }
     return;
   }
+  // Each created id goes to the first request that asked for it: a later row with the same id was
+  // skipped by the store (ON CONFLICT DO NOTHING), and must not be reported as created twice.
   std::unordered_set<std::string> ids(created->begin(), created->end());
   for (Pending* p : batch) {
     p->status = Status::Ok();
     for (const auto& n : p->instances) {
-      if (ids.count(n.id) > 0) p->created.push_back(n.id);
+      if (ids.erase(n.id) > 0) p->created.push_back(n.id);
     }
   }
 }

@@ -31,7 +31,9 @@ class CreationBatcher {
   // `max_rows`: instances and deliveries written in one transaction at most.
   explicit CreationBatcher(Store& store, size_t max_rows = 256);
   CreationBatcher(Writer writer, size_t max_rows);
-  // Writes what is still queued (answering those requests), then stops the thread.
+  // Writes what is still queued and answers it, then stops the threads; later requests fail
+  // (Unavailable) at once. Idempotent; the destructor calls it.
+  void Stop();
   ~CreationBatcher();
 
   // Writes these rows in some batch and returns once that batch is committed (or failed). A

@@ -95,6 +95,9 @@ void Node::Stop(std::chrono::milliseconds deadline) {
   LogInfo("node draining", {{"node", id()}, {"deadlineMs", deadline.count()}});
   if (housekeeping_.joinable()) Heartbeat(clock_->Now());  // others see it draining
   scheduler_->Stop();
+  // Starts still queued are written and answered (their adopted instances handed to the worker,
+  // which runs them to a commit point below); later ones fail at once.
+  creations_.Stop();
   worker_->Stop(deadline);
   {
     std::lock_guard lock(mu_);
@@ -167,6 +170,11 @@ Result<std::shared_ptr<Node::PreparedStarts>> Node::PrepareStarts(
 Result<std::vector<std::string>> Node::FinishStarts(PreparedStarts& p,
                                                     Result<std::vector<std::string>> created) {
   if (!created.ok()) {
+    // The batch may have committed after all (a connection lost during COMMIT): give back the
+    // leases it would have taken, through the worker's backlog (no database call on this thread).
+    std::vector<std::pair<std::string, int64_t>> leases;
+    for (size_t i = 0; i < p.adopt; ++i) leases.emplace_back(p.ids[i], 1);
+    worker_->ReleaseLater(std::move(leases));
     worker_->Unreserve(p.adopt);
     return created.status();
   }

@@ -57,8 +57,8 @@ class Node {
   Result<std::vector<std::string>> StartWorkflows(std::vector<StartRequest> starts,
                                                   std::optional<WebhookDeliveryRecord> delivery);
   // The same without holding the calling thread while the batch is written: `done` gets the ids
-  // (or why nothing was started), on the calling thread when the starts cannot be prepared and on
-  // the batch writer's thread otherwise.
+  // (or why nothing was started), on the calling thread when the starts cannot be prepared or the
+  // node is stopping, and on the batcher's answering thread otherwise (keep it short).
   void StartWorkflowsAsync(std::vector<StartRequest> starts, std::optional<WebhookDeliveryRecord> delivery,
                            std::function<void(Result<std::vector<std::string>>)> done);
   // The initial state of a new instance, for sync execution through Worker::RunNow.

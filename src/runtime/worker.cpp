@@ -207,28 +207,56 @@ std::unique_ptr<Worker::Slot> Worker::OwnSlot(std::shared_ptr<const CompiledWork
 
 size_t Worker::Reserve(size_t n) {
   if (!running_.load() || draining_.load()) return 0;
+  // Half the room at most: the rest stays for claims (resumed and timed-out instances, and work
+  // other nodes started), so a node busy with its own starts does not starve them.
+  size_t limit = options_.max_in_flight / 2;
   size_t current = in_flight_.load();
+  size_t take = 0;
   while (true) {
-    size_t room = options_.max_in_flight - std::min(options_.max_in_flight, current);
-    size_t take = std::min(room, n);
+    size_t room = limit - std::min(limit, current);
+    take = std::min(room, n);
     if (take == 0) return 0;
-    if (in_flight_.compare_exchange_weak(current, current + take)) return take;
+    if (in_flight_.compare_exchange_weak(current, current + take)) break;
   }
+  // Stop may have begun between the check above and the reservation, and seen nothing in flight.
+  if (draining_.load()) {
+    Unreserve(take);
+    return 0;
+  }
+  return take;
 }
 
 void Worker::Unreserve(size_t n) {
   if (n == 0) return;
   in_flight_ -= n;
-  wake_cv_.notify_all();  // Stop may be waiting for in-flight work to end
+  WakeStop();
+}
+
+void Worker::WakeStop() {
+  // Stop waits on wake_cv_ for in_flight_ to reach 0: taking the mutex between the change and the
+  // notification means the notification cannot fall between its check and its wait.
+  { std::lock_guard lock(wake_mu_); }
+  wake_cv_.notify_all();
+}
+
+void Worker::ReleaseLater(std::vector<std::pair<std::string, int64_t>> leases) {
+  if (leases.empty()) return;
+  {
+    std::lock_guard lock(wake_mu_);
+    for (auto& l : leases) release_backlog_.push_back(std::move(l));
+    dispatch_kick_ = true;
+  }
+  wake_cv_.notify_all();
+  if (listener_) listener_->Interrupt();
 }
 
 void Worker::Adopt(std::shared_ptr<const CompiledWorkflow> wf, InstanceState state, int64_t epoch) {
   std::string id = state.id;
   auto slot = OwnSlot(std::move(wf), std::move(state), epoch);
-  counters_.adopted++;
   {
     std::lock_guard lock(run_mu_);
     if (!executors_stop_) {
+      counters_.adopted++;
       run_queue_.push_back(std::move(slot));
       run_cv_.notify_one();
       return;
@@ -702,7 +730,7 @@ void Worker::Finish(std::unique_ptr<Slot> slot, bool committed, std::string erro
   slot.reset();
   in_flight_--;
   metrics::Trellis().active_workflows.Dec();
-  wake_cv_.notify_all();
+  WakeStop();
 }
 
 // ---------------------------------------------------------------------------------------------

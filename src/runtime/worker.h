@@ -71,14 +71,16 @@ class Worker {
                 std::function<void(BurstReport)> done);
 
   // Adoption of the instances this process starts (Node::StartWorkflows), instead of a claim.
-  // Reserve takes up to `n` of the places this worker has for instances (max_in_flight; none when
-  // it is not running or is draining), the same room a claim would fill. Each reserved place then
-  // gets an instance created already leased to this worker (Adopt: epoch 1, state as created), or
+  // Reserve takes up to `n` of the places this worker has for instances (up to half of
+  // max_in_flight, leaving the rest to claims; none when it is not running or is draining). Each reserved
+  // place then gets an instance created already leased to this worker (Adopt: epoch 1, state as created), or
   // is handed back (Unreserve). A busy worker reserves nothing, and its node's starts are claimed
   // by the cluster as before.
   size_t Reserve(size_t n);
   void Unreserve(size_t n);
   void Adopt(std::shared_ptr<const CompiledWorkflow> wf, InstanceState state, int64_t epoch);
+  // Gives these leases back from the dispatcher's thread (without a database call on the caller's).
+  void ReleaseLater(std::vector<std::pair<std::string, int64_t>> leases);
   const std::string& node_id() const { return options_.node_id; }
   std::chrono::milliseconds lease() const { return options_.lease; }
 
@@ -125,6 +127,7 @@ class Worker {
   void Finish(std::unique_ptr<Slot> slot, bool committed, std::string error);
   void RememberWake(TimePoint t);
   void GiveBack(std::vector<std::pair<std::string, int64_t>> leases);
+  void WakeStop();  // in_flight_ went down
 
   Store& store_;
   WorkflowCache& workflows_;

@@ -166,8 +166,9 @@ Result<int64_t> PostgresStore::CreateClaimedInstance(const NewInstance& n, const
                                                      std::chrono::milliseconds lease, TimePoint now) {
   std::vector<NewInstance> one{n};
   one[0].lease_owner = owner;
-  one[0].lease = lease;
   if (one[0].created_at == TimePoint{}) one[0].created_at = now;
+  // The lease runs from `now` (the insert stores created_at + lease).
+  one[0].lease = lease + std::chrono::duration_cast<std::chrono::milliseconds>(now - one[0].created_at);
   bool created = false;
   Status s = Run(Mode::kWrite, [&](pg::Connection& c) -> Status {
     auto r = InsertInstances(c, one);

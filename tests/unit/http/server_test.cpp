@@ -198,6 +198,29 @@ TEST_F(ServerTest, StopFinishesInFlightRequestsAndClosesTheConnection) {
   EXPECT_GE(observed_.load(), 1);
 }
 
+// A keep-alive client that sends its next request just as the server stops (its last response did
+// not say Connection: close) is answered, with Connection: close, rather than cut off.
+TEST_F(ServerTest, ARequestArrivingOnAKeptAliveConnectionDuringStopIsAnswered) {
+  ServerOptions o;
+  o.stop_grace = std::chrono::seconds(30);  // far longer than this test needs: no timing assumption
+  StartServer(o, Echo);
+  auto first = client_->Get("/first");
+  ASSERT_EQ(first.status, 200) << first.error;
+  EXPECT_NE(first.Header("connection"), "close");
+  std::thread stopper([&] { server_->Stop(std::chrono::seconds(30)); });
+  // The stop has begun once new connections are refused.
+  test::TestClient probe("http://127.0.0.1:" + std::to_string(server_->port()));
+  for (int i = 0; i < 2000 && !probe.Get("/probe").refused; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  ASSERT_TRUE(probe.Get("/probe").refused);
+  auto second = client_->Get("/second");  // on the connection kept alive from the first request
+  stopper.join();
+  EXPECT_EQ(second.status, 200) << second.error;
+  EXPECT_EQ(second.json()["path"], "/second");
+  EXPECT_EQ(second.Header("connection"), "close");
+  EXPECT_EQ(server_->connections(), 0u);
+}
+
 TEST_F(ServerTest, RefusesToStartOnABadAddress) {
   ServerOptions o;
   o.host = "not-an-ip";

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <functional>
@@ -213,6 +214,49 @@ TEST(CreationBatcherWriterTest, AsyncRequestsAreAnsweredByCallbackAndDrainedOnDe
   EXPECT_EQ(answered_on.size(), 1u);
   EXPECT_EQ(answered_on.count(std::this_thread::get_id()), 0u);
   EXPECT_EQ(gate.sizes(), (std::vector<size_t>{1, 3}));
+}
+
+// Two requests in one batch with the same instance id: the store creates it once, and only the
+// first request is told it was created (the node runs what it is told it created).
+TEST(CreationBatcherWriterTest, AnIdCreatedOnceIsCreditedToTheFirstRequestOnly) {
+  GatedWriter gate([](const std::vector<NewInstance>& instances) -> Result<std::vector<std::string>> {
+    std::vector<std::string> ids;  // as ON CONFLICT DO NOTHING: each id once
+    for (const auto& n : instances) {
+      if (std::find(ids.begin(), ids.end(), n.id) == ids.end()) ids.push_back(n.id);
+    }
+    return ids;
+  });
+  std::mutex mu;
+  std::vector<std::pair<std::string, std::vector<std::string>>> answers;
+  {
+    CreationBatcher batcher(gate.writer(), 256);
+    auto create = [&](const std::string& request, const std::string& id) {
+      batcher.CreateAsync({NewInstance{.id = id}}, {}, [&, request](Result<std::vector<std::string>> r) {
+        ASSERT_TRUE(r.ok()) << r.status().ToString();
+        std::lock_guard lock(mu);
+        answers.emplace_back(request, *r);
+      });
+    };
+    create("first", "first");
+    while (!gate.first_call_started()) std::this_thread::yield();
+    create("one", "dup");
+    create("two", "dup");
+    gate.Release();
+  }
+  ASSERT_EQ(answers.size(), 3u);
+  EXPECT_EQ(answers[1], (std::pair<std::string, std::vector<std::string>>{"one", {"dup"}}));
+  EXPECT_EQ(answers[2], (std::pair<std::string, std::vector<std::string>>{"two", {}}));
+  EXPECT_EQ(gate.sizes(), (std::vector<size_t>{1, 2}));
+}
+
+// After Stop, a request fails at once instead of waiting for a writer that is gone.
+TEST_F(CreationBatcherTest, AfterStopRequestsFailAtOnce) {
+  CreationBatcher batcher(*store_);
+  ASSERT_TRUE(batcher.Create({Instance("before")}, {}).ok());
+  batcher.Stop();
+  auto after = batcher.Create({Instance("after")}, {});
+  EXPECT_EQ(after.status().code(), StatusCode::kUnavailable);
+  EXPECT_EQ(store_->GetInstance("after").status().code(), StatusCode::kNotFound);
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 #include "activities/builtin.h"
 #include "model/parser.h"
 #include "runtime/definitions.h"
+#include "runtime/new_instance.h"
 #include "runtime/node.h"
 #include "store/sqlite/sqlite_store.h"
 #include "store/store_util.h"
@@ -101,19 +102,16 @@ activities:
   };
   EXPECT_TRUE(idle());
 
-  // No room: the instance is written for any worker, and claimed once there is room again.
-  ASSERT_EQ(node.worker().Reserve(10), 4u);
+  // Adoption takes half the room at most; past it, the instance is written for any worker and
+  // this worker claims it with the room left for claims.
+  ASSERT_EQ(node.worker().Reserve(10), 2u);
+  EXPECT_EQ(node.worker().Reserve(1), 0u);
   auto queued = node.StartWorkflow("three", std::nullopt, {});
   ASSERT_TRUE(queued.ok()) << queued.status().message();
-  InstanceRecord waiting = store_->GetInstance(*queued).value();
-  EXPECT_TRUE(waiting.lease_owner.empty());
-  EXPECT_TRUE(waiting.runnable);
-  EXPECT_EQ(waiting.epoch, 0);
-  node.worker().Unreserve(4);
-  node.worker().Notify();
   EXPECT_EQ(WaitFor(*queued, InstanceStatus::kCompleted).state["output"]["result"], 3);
   EXPECT_EQ(counters.adopted.load(), 1);
   EXPECT_EQ(counters.claimed.load(), 1);
+  node.worker().Unreserve(2);
 
   // A start that creates nothing (an existing id) hands its reserved place back.
   ASSERT_TRUE(idle());
@@ -124,6 +122,33 @@ activities:
   // A stopped worker reserves nothing.
   node.Stop(5s);
   EXPECT_EQ(node.worker().Reserve(1), 0u);
+}
+
+// A start written while the worker stopped past its deadline: the adopted instance's lease is
+// given back at once, so that another worker runs it now rather than after the lease.
+TEST_F(RuntimeTest, AnInstanceAdoptedAfterTheWorkerStoppedIsReleased) {
+  Save(R"(
+id: late
+activities:
+  - {id: a, type: SetOutput, name: v, value: 1}
+)");
+  Node& node = StartNode();
+  auto prepared = node.PrepareInstance("late", std::nullopt, {});
+  ASSERT_TRUE(prepared.ok());
+  ASSERT_EQ(node.worker().Reserve(1), 1u);
+  NewInstance row = NewInstanceFrom(prepared->second, *prepared->first);
+  row.lease_owner = node.id();
+  row.lease = 1h;
+  row.runnable = false;
+  ASSERT_TRUE(store_->CreateInstances({row}).ok());
+  node.Stop(0ms);  // the deadline passes with the reserved place still in flight
+  node.worker().Adopt(prepared->first, prepared->second, 1);
+  EXPECT_EQ(node.worker().in_flight(), 0u);
+  InstanceRecord released = store_->GetInstance(row.id).value();
+  EXPECT_TRUE(released.lease_owner.empty());
+  EXPECT_TRUE(released.runnable);
+  StartNode();
+  WaitFor(row.id, InstanceStatus::kCompleted);
 }
 
 TEST_F(RuntimeTest, ADurableTimerFiresInAnotherNodeAfterTheFirstStops) {
