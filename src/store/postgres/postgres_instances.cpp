@@ -19,6 +19,15 @@ std::string JsonText(const Json& j) {
   return j.dump(-1, ' ', false, Json::error_handler_t::replace);
 }
 
+TriggerRow TriggerFromRow(const Rows& r, int i, int col) {
+  return TriggerRow{.workflow_id = r.Text(i, col),
+                    .version = static_cast<int>(r.Int(i, col + 1)),
+                    .type = r.Text(i, col + 2),
+                    .key = r.Text(i, col + 3),
+                    .method = r.Text(i, col + 4),
+                    .config = ParseJsonText(r.Text(i, col + 5))};
+}
+
 InstanceRecord InstanceFromRow(const Rows& r, int i, int state_col) {
   InstanceRecord rec{.id = r.Text(i, 0),
                      .workflow_id = r.Text(i, 1),
@@ -447,6 +456,20 @@ Result<DeliveryResult> PostgresStore::DeliverEvent(const EventSignal& event, std
   return result;
 }
 
+// The CTEs that resume the webhook bookmarks of a path ($1 path, $2 method, $3 payload, $4 now):
+// `m` holds the bookmarks taken (those passing `guard`, an extra condition), each gets an inbox
+// item, its instance is made runnable, and `n` sends the wake-up when any was. Shared by
+// DeliverWebhook and ReceiveWebhook.
+#define TRELLIS_WEBHOOK_RESUME(guard)                                                          \
+  "m AS (DELETE FROM bookmarks WHERE kind = 'Webhook' AND key = $1::text AND (method = '' OR " \
+  "upper(method) = upper($2::text))" guard                                                     \
+  " RETURNING instance_id, id), "                                                              \
+  "i AS (INSERT INTO inbox (instance_id, kind, bookmark_id, payload, created_at) "             \
+  "SELECT instance_id, 'webhook', id, $3::text, $4::bigint FROM m ORDER BY instance_id, id), " \
+  "u AS (UPDATE workflow_instances SET inbox_seq = inbox_seq + 1, runnable = true "            \
+  "WHERE id IN (SELECT instance_id FROM m)), "                                                 \
+  "n AS (SELECT pg_notify('trellis_work', '') WHERE EXISTS (SELECT 1 FROM m))"
+
 Result<DeliveryResult> PostgresStore::DeliverWebhook(const std::string& path, const std::string& method,
                                                      const Json& request, TimePoint now) {
   DeliveryResult result;
@@ -454,14 +477,7 @@ Result<DeliveryResult> PostgresStore::DeliverWebhook(const std::string& path, co
   // webhook calls resume nothing, and then this is a single round trip that writes nothing.
   Status s = Run(Mode::kWrite, [&](pg::Connection& c) -> Status {
     auto r = c.Exec(
-        "WITH m AS (DELETE FROM bookmarks WHERE kind = 'Webhook' AND key = $1::text AND (method = '' OR "
-        "upper(method) = upper($2::text)) RETURNING instance_id, id), "
-        "i AS (INSERT INTO inbox (instance_id, kind, bookmark_id, payload, created_at) "
-        "SELECT instance_id, 'webhook', id, $3::text, $4::bigint FROM m ORDER BY instance_id, id), "
-        "u AS (UPDATE workflow_instances SET inbox_seq = inbox_seq + 1, runnable = true "
-        "WHERE id IN (SELECT instance_id FROM m)), "
-        "n AS (SELECT pg_notify('trellis_work', '') WHERE EXISTS (SELECT 1 FROM m)) "
-        "SELECT (SELECT count(*) FROM m), (SELECT count(*) FROM n)",
+        "WITH " TRELLIS_WEBHOOK_RESUME("") " SELECT (SELECT count(*) FROM m), (SELECT count(*) FROM n)",
         pg::Params().Add(path).Add(method).Add(pg::JsonText(request)).Add(ToMillis(now)));
     if (!r.ok()) return r.status();
     result = DeliveryResult{.resumed = static_cast<int>(r->Int(0, 0))};
@@ -485,14 +501,7 @@ Result<Store::WebhookReceipt> PostgresStore::ReceiveWebhook(const std::string& p
         "g AS (SELECT EXISTS (SELECT 1 FROM t WHERE (t.method = '' OR t.method = $2::text) AND "
         "(t.config::jsonb -> 'secret') IS NOT NULL AND (t.config::jsonb -> 'secret') NOT IN ('null'::jsonb, "
         "'\"\"'::jsonb)) AS guarded), "
-        "m AS (DELETE FROM bookmarks WHERE kind = 'Webhook' AND key = $1::text AND (method = '' OR "
-        "upper(method) = upper($2::text)) AND NOT (SELECT guarded FROM g) RETURNING instance_id, id), "
-        "i AS (INSERT INTO inbox (instance_id, kind, bookmark_id, payload, created_at) "
-        "SELECT instance_id, 'webhook', id, $3::text, $4::bigint FROM m ORDER BY instance_id, id), "
-        "u AS (UPDATE workflow_instances SET inbox_seq = inbox_seq + 1, runnable = true "
-        "WHERE id IN (SELECT instance_id FROM m)), "
-        "n AS (SELECT pg_notify('trellis_work', '') WHERE EXISTS (SELECT 1 FROM m)) "
-        "SELECT (SELECT count(*) FROM m), (SELECT guarded FROM g), (SELECT count(*) FROM n), t.workflow_id, "
+        TRELLIS_WEBHOOK_RESUME(" AND NOT (SELECT guarded FROM g)") " SELECT (SELECT count(*) FROM m), (SELECT guarded FROM g), (SELECT count(*) FROM n), t.workflow_id, "
         "t.version, t.type, t.key, t.method, t.config FROM (SELECT 1) AS one LEFT JOIN t ON true "
         "ORDER BY t.workflow_id, t.version",
         pg::Params().Add(path).Add(method).Add(pg::JsonText(request)).Add(ToMillis(now)));
@@ -502,12 +511,7 @@ Result<Store::WebhookReceipt> PostgresStore::ReceiveWebhook(const std::string& p
     out.delivered = !r->Bool(0, 1);
     for (int i = 0; i < r->size(); ++i) {
       if (r->IsNull(i, 3)) continue;
-      out.triggers.push_back(TriggerRow{.workflow_id = r->Text(i, 3),
-                                        .version = static_cast<int>(r->Int(i, 4)),
-                                        .type = r->Text(i, 5),
-                                        .key = r->Text(i, 6),
-                                        .method = r->Text(i, 7),
-                                        .config = pg::ParseJsonText(r->Text(i, 8))});
+      out.triggers.push_back(TriggerFromRow(*r, i, 3));
     }
     return Status::Ok();
   });

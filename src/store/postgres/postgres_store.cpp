@@ -469,12 +469,7 @@ Result<std::vector<TriggerRow>> PostgresStore::FindTriggers(const std::string& t
     if (!r.ok()) return r.status();
     out.clear();
     for (int i = 0; i < r->size(); ++i) {
-      out.push_back(TriggerRow{.workflow_id = r->Text(i, 0),
-                               .version = static_cast<int>(r->Int(i, 1)),
-                               .type = r->Text(i, 2),
-                               .key = r->Text(i, 3),
-                               .method = r->Text(i, 4),
-                               .config = pg::ParseJsonText(r->Text(i, 5))});
+      out.push_back(TriggerFromRow(*r, i, 0));
     }
     return Status::Ok();
   });

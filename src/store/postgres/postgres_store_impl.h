@@ -29,6 +29,8 @@ inline constexpr const char* kInstanceCols =
 InstanceRecord InstanceFromRow(const Rows& rows, int row, int state_col);  // state_col < 0: no state
 Json ParseJsonText(const std::string& text);
 std::string JsonText(const Json& j);
+// A trigger from the columns workflow_id, version, type, key, method, config starting at `col`.
+TriggerRow TriggerFromRow(const Rows& r, int i, int col);
 // The SQL that bumps inbox_seq and writes inbox items for a batch of deliveries (unnest arrays:
 // $1 instance ids, $2 kinds, $3 bookmark ids, $4 payloads; $5 now). Returns one row per delivered item.
 extern const char* const kDeliverBatchSql;
