@@ -137,7 +137,8 @@ Status PostgresStore::Run(Mode mode, const std::function<Status(pg::Connection&)
       continue;
     }
     // A connection that broke before COMMIT was sent wrote nothing: try once more on a new one.
-    if (!c.healthy() && !reconnected && (mode == Mode::kRead || (mode == Mode::kTx && !committing))) {
+    if (!c.healthy() && !reconnected &&
+        (mode == Mode::kRead || mode == Mode::kRepeatableWrite || (mode == Mode::kTx && !committing))) {
       reconnected = true;
       continue;
     }

@@ -119,9 +119,10 @@ class PostgresStore final : public Store {
 
  private:
   enum class Mode {
-    kRead,   // autocommit reads: safe to repeat on a fresh connection
-    kWrite,  // one autocommit write: a lost connection is reported, not repeated
-    kTx,     // BEGIN ... COMMIT around the work
+    kRead,             // autocommit reads: safe to repeat on a fresh connection
+    kWrite,            // one autocommit write: a lost connection is reported, not repeated
+    kRepeatableWrite,  // one autocommit write that is harmless to repeat: retried like a read
+    kTx,               // BEGIN ... COMMIT around the work
   };
   // Runs `fn` on a pooled connection. `fn` must (re)initialise what it outputs: it may run again.
   Status Run(Mode mode, const std::function<Status(pg::Connection&)>& fn);

@@ -56,6 +56,85 @@ TEST_P(StoreConformanceTest, FencedCommitWritesNothingWhileOthersInTheBatchCommi
   EXPECT_EQ(CommitAll({ghost}), std::vector<CommitOutcome>{CommitOutcome::kFenced});
 }
 
+// Plain commits (state, journal, consumed inbox items, an ending) write the same whatever the batch
+// size: PostgreSQL writes a small batch of them in one statement and a larger one in a transaction.
+TEST_P(StoreConformanceTest, PlainCommitsWriteTheSameInSmallAndLargeBatches) {
+  for (size_t n : {size_t{1}, size_t{6}}) {
+    SCOPED_TRACE("a batch of " + std::to_string(n));
+    std::string p = "n" + std::to_string(n) + "-";
+    std::vector<NewInstance> made;
+    for (size_t i = 0; i < n; ++i) made.push_back(Instance(p + std::to_string(i)));
+    Create(made);
+    auto claims = ClaimAll(At(0));
+    ASSERT_EQ(claims.size(), n);
+    std::vector<InstanceCommit> batch;
+    for (const auto& c : claims) {
+      InstanceCommit s = CommitFor(c, At(1));
+      s.journal.push_back(Record(1));
+      s.bookmarks =
+          std::vector<BookmarkRow>{EventBookmark("bm", p + "first"), EventBookmark("o", p + "other")};
+      batch.push_back(std::move(s));
+    }
+    ASSERT_EQ(CommitAll(batch), std::vector<CommitOutcome>(n, CommitOutcome::kCommitted));
+
+    // The first event resumes every instance; each consumes its item in a plain commit.
+    auto first = store_->DeliverEvent({.name = p + "first", .payload = 1}, milliseconds(0), At(2));
+    ASSERT_TRUE(first.ok()) << first.status().ToString();
+    EXPECT_EQ(first->resumed, static_cast<int64_t>(n));
+    claims = ClaimAll(At(3));
+    ASSERT_EQ(claims.size(), n);
+    batch.clear();
+    for (const auto& c : claims) {
+      ASSERT_EQ(c.inbox.size(), 1u);
+      InstanceCommit s = CommitFor(c, At(4));
+      s.journal.push_back(Record(2));
+      s.consumed_inbox.push_back(c.inbox[0].id);
+      batch.push_back(std::move(s));
+    }
+    ASSERT_EQ(CommitAll(batch), std::vector<CommitOutcome>(n, CommitOutcome::kCommitted));
+
+    // The second event finds the other bookmarks kept, and the consumed items gone.
+    auto other = store_->DeliverEvent({.name = p + "other", .payload = 2}, milliseconds(0), At(5));
+    ASSERT_TRUE(other.ok()) << other.status().ToString();
+    EXPECT_EQ(other->resumed, static_cast<int64_t>(n));
+    claims = ClaimAll(At(6));
+    ASSERT_EQ(claims.size(), n);
+    batch.clear();
+    for (const auto& c : claims) {
+      ASSERT_EQ(c.inbox.size(), 1u) << "the consumed item was deleted";
+      EXPECT_EQ(c.inbox[0].payload, Json(2));
+      InstanceCommit done = CommitFor(c, At(7));
+      done.status = InstanceStatus::kCompleted;
+      done.status_changed = true;
+      done.finished_at = At(7);
+      done.journal.push_back(Record(3));
+      batch.push_back(std::move(done));
+    }
+    InstanceCommit ghost = batch.front();
+    ghost.id = p + "ghost";
+    batch.push_back(ghost);
+    std::vector<CommitOutcome> want(n, CommitOutcome::kCommitted);
+    want.push_back(CommitOutcome::kFenced);
+    ASSERT_EQ(CommitAll(batch), want);
+
+    for (size_t i = 0; i < n; ++i) {
+      InstanceRecord r = Get(p + std::to_string(i));
+      EXPECT_EQ(r.status, InstanceStatus::kCompleted);
+      EXPECT_EQ(r.finished_at, std::optional<TimePoint>(At(7)));
+      EXPECT_TRUE(r.lease_owner.empty());
+      EXPECT_FALSE(r.runnable);
+      std::vector<uint64_t> sequences;
+      for (const auto& j : Journal(r.id)) sequences.push_back(j.record.sequence);
+      EXPECT_EQ(sequences, (std::vector<uint64_t>{1, 2, 3}));
+    }
+    EXPECT_TRUE(Journal(p + "ghost").empty());
+    // An ended instance's bookmarks are gone: a late event is held, not delivered.
+    auto late = store_->DeliverEvent({.name = p + "other", .payload = 3}, milliseconds(0), At(8));
+    ASSERT_TRUE(late.ok()) << late.status().ToString();
+    EXPECT_EQ(late->resumed, 0);
+  }
+}
+
 TEST_P(StoreConformanceTest, CommitWritesPreSerialisedStateText) {
   Create({Instance("pre")});
   ClaimedInstance claimed = ClaimOne("pre", At(0));
