@@ -53,7 +53,8 @@ constexpr const char* kJournalSql = TRELLIS_JOURNAL_INSERT
 
 // The common batch in one autocommit statement (Commit(), "one statement"): the instance rows, the
 // journal records of the rows the fence let through, consumed inbox items, the inbox and bookmarks
-// of instances that ended, and the wake-up. A connection lost under it is retried like a read:
+// of instances that ended, and the wake-up (its CTE runs only because the last output column reads
+// it; an unreferenced SELECT CTE is skipped). A connection lost under it is retried like a read:
 // if the lost attempt was applied, the repeat either changes nothing or fails on the journal's
 // primary key, and the worker goes on from what was committed.
 constexpr const char* kOneStatementCommitSql =

@@ -136,7 +136,8 @@ Status PostgresStore::Run(Mode mode, const std::function<Status(pg::Connection&)
       std::this_thread::sleep_for(std::chrono::milliseconds(1 << attempt));
       continue;
     }
-    // A connection that broke before COMMIT was sent wrote nothing: try once more on a new one.
+    // A connection that broke before COMMIT was sent wrote nothing, and a read or a repeatable write
+    // may run again: try once more on a new one.
     if (!c.healthy() && !reconnected &&
         (mode == Mode::kRead || mode == Mode::kRepeatableWrite || (mode == Mode::kTx && !committing))) {
       reconnected = true;

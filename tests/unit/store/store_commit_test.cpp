@@ -65,55 +65,60 @@ TEST_P(StoreConformanceTest, PlainCommitsWriteTheSameInSmallAndLargeBatches) {
     std::vector<NewInstance> made;
     for (size_t i = 0; i < n; ++i) made.push_back(Instance(p + std::to_string(i)));
     Create(made);
+    // One commit per claim, with journal record `seq`; `edit` adds what the step writes.
+    auto commits_for = [&](const std::vector<ClaimedInstance>& claims, int64_t at, uint64_t seq,
+                           const std::function<void(const ClaimedInstance&, InstanceCommit&)>& edit) {
+      std::vector<InstanceCommit> batch;
+      for (const auto& c : claims) {
+        InstanceCommit s = CommitFor(c, At(at));
+        s.journal.push_back(Record(seq));
+        edit(c, s);
+        batch.push_back(std::move(s));
+      }
+      return batch;
+    };
+    // Delivers event `name`, which must resume every instance, and claims them again.
+    auto resume = [&](const std::string& name, int payload, int64_t at) {
+      auto delivered = store_->DeliverEvent({.name = name, .payload = payload}, milliseconds(0), At(at));
+      EXPECT_TRUE(delivered.ok()) << delivered.status().ToString();
+      if (delivered.ok()) {
+        EXPECT_EQ(delivered->resumed, static_cast<int>(n));
+      }
+      return ClaimAll(At(at + 1));
+    };
+    const std::vector<CommitOutcome> all_committed(n, CommitOutcome::kCommitted);
+
     auto claims = ClaimAll(At(0));
     ASSERT_EQ(claims.size(), n);
-    std::vector<InstanceCommit> batch;
-    for (const auto& c : claims) {
-      InstanceCommit s = CommitFor(c, At(1));
-      s.journal.push_back(Record(1));
+    auto batch = commits_for(claims, 1, 1, [&](const ClaimedInstance&, InstanceCommit& s) {
       s.bookmarks =
           std::vector<BookmarkRow>{EventBookmark("bm", p + "first"), EventBookmark("o", p + "other")};
-      batch.push_back(std::move(s));
-    }
-    ASSERT_EQ(CommitAll(batch), std::vector<CommitOutcome>(n, CommitOutcome::kCommitted));
+    });
+    ASSERT_EQ(CommitAll(batch), all_committed);
 
     // The first event resumes every instance; each consumes its item in a plain commit.
-    auto first = store_->DeliverEvent({.name = p + "first", .payload = 1}, milliseconds(0), At(2));
-    ASSERT_TRUE(first.ok()) << first.status().ToString();
-    EXPECT_EQ(first->resumed, static_cast<int64_t>(n));
-    claims = ClaimAll(At(3));
+    claims = resume(p + "first", 1, 2);
     ASSERT_EQ(claims.size(), n);
-    batch.clear();
-    for (const auto& c : claims) {
+    batch = commits_for(claims, 4, 2, [](const ClaimedInstance& c, InstanceCommit& s) {
       ASSERT_EQ(c.inbox.size(), 1u);
-      InstanceCommit s = CommitFor(c, At(4));
-      s.journal.push_back(Record(2));
       s.consumed_inbox.push_back(c.inbox[0].id);
-      batch.push_back(std::move(s));
-    }
-    ASSERT_EQ(CommitAll(batch), std::vector<CommitOutcome>(n, CommitOutcome::kCommitted));
+    });
+    ASSERT_EQ(CommitAll(batch), all_committed);
 
     // The second event finds the other bookmarks kept, and the consumed items gone.
-    auto other = store_->DeliverEvent({.name = p + "other", .payload = 2}, milliseconds(0), At(5));
-    ASSERT_TRUE(other.ok()) << other.status().ToString();
-    EXPECT_EQ(other->resumed, static_cast<int64_t>(n));
-    claims = ClaimAll(At(6));
+    claims = resume(p + "other", 2, 5);
     ASSERT_EQ(claims.size(), n);
-    batch.clear();
-    for (const auto& c : claims) {
+    batch = commits_for(claims, 7, 3, [](const ClaimedInstance& c, InstanceCommit& done) {
       ASSERT_EQ(c.inbox.size(), 1u) << "the consumed item was deleted";
       EXPECT_EQ(c.inbox[0].payload, Json(2));
-      InstanceCommit done = CommitFor(c, At(7));
       done.status = InstanceStatus::kCompleted;
       done.status_changed = true;
       done.finished_at = At(7);
-      done.journal.push_back(Record(3));
-      batch.push_back(std::move(done));
-    }
+    });
     InstanceCommit ghost = batch.front();
     ghost.id = p + "ghost";
     batch.push_back(ghost);
-    std::vector<CommitOutcome> want(n, CommitOutcome::kCommitted);
+    std::vector<CommitOutcome> want = all_committed;
     want.push_back(CommitOutcome::kFenced);
     ASSERT_EQ(CommitAll(batch), want);
 
