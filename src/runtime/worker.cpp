@@ -207,9 +207,13 @@ std::unique_ptr<Worker::Slot> Worker::OwnSlot(std::shared_ptr<const CompiledWork
 
 size_t Worker::Reserve(size_t n) {
   if (!running_.load() || draining_.load()) return 0;
-  // Half the room at most: the rest stays for claims (resumed and timed-out instances, and work
-  // other nodes started), so a node busy with its own starts does not starve them.
-  size_t limit = options_.max_in_flight / 2;
+  // All the room but one claim batch (at most half of it): that much always stays for claims
+  // (resumed and timed-out instances, and work other nodes started), so a node busy with its own
+  // starts does not starve them. A start that finds no room is written for any worker and claimed:
+  // an extra write of the row and a wake-up, so the share left to claims is kept small. (With half
+  // the room, a single node under webhook load claimed 6 of 10 of its own starts: PostgreSQL spent
+  // 0.9 s of every 6 s on claim queries, and the commits' rows cost 42 us instead of 25 us.)
+  size_t limit = options_.max_in_flight - std::min(options_.claim_batch, options_.max_in_flight / 2);
   size_t current = in_flight_.load();
   size_t take = 0;
   while (true) {

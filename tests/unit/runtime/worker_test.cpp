@@ -102,8 +102,8 @@ activities:
   };
   EXPECT_TRUE(idle());
 
-  // Adoption takes half the room at most; past it, the instance is written for any worker and
-  // this worker claims it with the room left for claims.
+  // Adoption leaves one claim batch of room (here capped at half of max_in_flight, 2 of 4); past
+  // it, the instance is written for any worker and this worker claims it with the room left.
   ASSERT_EQ(node.worker().Reserve(10), 2u);
   EXPECT_EQ(node.worker().Reserve(1), 0u);
   auto queued = node.StartWorkflow("three", std::nullopt, {});
@@ -122,6 +122,21 @@ activities:
   // A stopped worker reserves nothing.
   node.Stop(5s);
   EXPECT_EQ(node.worker().Reserve(1), 0u);
+}
+
+// With room for many instances, a node's own starts may fill all of it but one claim batch: a start
+// past that is claimed (another write of its row), so the share kept for claims stays small.
+TEST_F(RuntimeTest, AdoptionLeavesOneClaimBatchForClaims) {
+  NodeOptions options;
+  options.worker.max_in_flight = 10;
+  options.worker.claim_batch = 3;
+  Node& node = StartNode(options);
+  EXPECT_EQ(node.worker().Reserve(100), 7u);
+  EXPECT_EQ(node.worker().Reserve(1), 0u);
+  node.worker().Unreserve(2);
+  EXPECT_EQ(node.worker().Reserve(5), 2u);
+  node.worker().Unreserve(7);
+  EXPECT_EQ(node.worker().in_flight(), 0u);
 }
 
 // A start written while the worker stopped past its deadline: the adopted instance's lease is
