@@ -289,6 +289,18 @@ class WorkerFleet {
   bool StopAll(std::chrono::milliseconds limit = 30s) {
     bool ok = true;
     auto live = Live();
+    // What is checked is the stop of a started process. One signalled before its main() blocked
+    // the signal (still in the dynamic loader) dies of the default action, 143, as any program
+    // would: a replacement started just before this call is first waited for until it is ready.
+    for (auto* p : live) {
+      WaitUntil(
+          [&] {
+            std::string log = p->ReadLog();
+            return log.find("trellis worker ready") != std::string::npos ||
+                   log.find("trellis server ready") != std::string::npos || !p->Running();
+          },
+          limit);
+    }
     for (auto* p : live) p->Signal(SIGTERM);
     for (auto* p : live) {
       auto code = p->Wait(limit);
