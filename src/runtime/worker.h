@@ -73,10 +73,9 @@ class Worker {
   // Adoption of the instances this process starts (Node::StartWorkflows), instead of a claim.
   // Reserve takes up to `n` of the places this worker has for instances (all of max_in_flight but
   // one claim batch, at most half of it, which stays for claims; none when it is not running or is
-  // draining). Each reserved
-  // place then gets an instance created already leased to this worker (Adopt: epoch 1, state as created), or
-  // is handed back (Unreserve). A busy worker reserves nothing, and its node's starts are claimed
-  // by the cluster as before.
+  // draining). Each reserved place then gets an instance created already leased to this worker
+  // (Adopt: epoch 1, state as created), or is handed back (Unreserve). A busy worker reserves
+  // nothing, and its node's starts are claimed by the cluster as before.
   size_t Reserve(size_t n);
   void Unreserve(size_t n);
   void Adopt(std::shared_ptr<const CompiledWorkflow> wf, InstanceState state, int64_t epoch);

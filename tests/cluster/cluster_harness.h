@@ -238,6 +238,15 @@ inline std::pair<std::vector<std::string>, int> CheckInstances(
   return {failures, failing};
 }
 
+// Where a server's or worker's "... ready" log line starts in `log`; npos when it has none yet.
+inline size_t ReadyLineAt(const std::string& log) {
+  for (const char* key : {"trellis server ready", "trellis worker ready"}) {
+    size_t at = log.find(key);
+    if (at != std::string::npos) return at;
+  }
+  return std::string::npos;
+}
+
 // Worker processes of one test: each `trellis worker` with the database in DATABASE_URL, text
 // logs to <dir>/<name>.log, and the common plus per-process `--set` options.
 class WorkerFleet {
@@ -293,13 +302,7 @@ class WorkerFleet {
     // the signal (still in the dynamic loader) dies of the default action, 143, as any program
     // would: a replacement started just before this call is first waited for until it is ready.
     for (auto* p : live) {
-      WaitUntil(
-          [&] {
-            std::string log = p->ReadLog();
-            return log.find("trellis worker ready") != std::string::npos ||
-                   log.find("trellis server ready") != std::string::npos || !p->Running();
-          },
-          limit);
+      WaitUntil([&] { return ReadyLineAt(p->ReadLog()) != std::string::npos || !p->Running(); }, limit);
     }
     for (auto* p : live) p->Signal(SIGTERM);
     for (auto* p : live) {
@@ -342,16 +345,13 @@ inline std::string ListeningUrl(const ChildProcess& p, std::chrono::milliseconds
   WaitUntil(
       [&] {
         std::string log = p.ReadLog();
-        for (const char* key : {"trellis server ready", "trellis worker ready"}) {
-          size_t at = log.find(key);
-          if (at == std::string::npos) continue;
-          size_t h = log.find("http://", at);
-          if (h == std::string::npos) continue;
-          size_t end = log.find_first_of(" \n\"", h);
-          url = log.substr(h, end == std::string::npos ? std::string::npos : end - h);
-          return true;
-        }
-        return false;
+        size_t at = ReadyLineAt(log);
+        if (at == std::string::npos) return false;
+        size_t h = log.find("http://", at);
+        if (h == std::string::npos) return false;
+        size_t end = log.find_first_of(" \n\"", h);
+        url = log.substr(h, end == std::string::npos ? std::string::npos : end - h);
+        return true;
       },
       limit);
   return url;
