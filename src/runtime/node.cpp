@@ -148,16 +148,22 @@ Result<std::shared_ptr<Node::PreparedStarts>> Node::PrepareStarts(
     auto one = PrepareInstance(start.workflow_id, start.version, std::move(start.options));
     if (!one.ok()) return one.status();
     p->ids.push_back(one->second.id);
-    p->instances.push_back(NewInstanceFrom(one->second, *one->first));
     p->runs.push_back(std::move(one).value());
   }
   // This node's worker runs what it has room for without claiming it: those instances are written
-  // already leased to it (no claim, no wake-up of the cluster); the rest are left to any worker.
-  p->adopt = options_.run_worker ? worker_->Reserve(p->instances.size()) : 0;
-  for (size_t i = 0; i < p->adopt; ++i) {
-    p->instances[i].lease_owner = worker_->node_id();
-    p->instances[i].lease = worker_->lease();
-    p->instances[i].runnable = false;
+  // already leased to it (no claim, no wake-up of the cluster), after their first pure steps ran
+  // here (Worker::RowRunAhead); the rest are left to any worker.
+  p->adopt = options_.run_worker ? worker_->Reserve(p->runs.size()) : 0;
+  for (size_t i = 0; i < p->runs.size(); ++i) {
+    auto& [wf, state] = p->runs[i];
+    if (i >= p->adopt) {
+      p->instances.push_back(NewInstanceFrom(state, *wf));
+      continue;
+    }
+    p->instances.push_back(worker_->RowRunAhead(*wf, state));
+    p->instances.back().lease_owner = worker_->node_id();
+    p->instances.back().lease = worker_->lease();
+    p->instances.back().runnable = false;
   }
   p->runs.resize(p->adopt);
   if (delivery) {

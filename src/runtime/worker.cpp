@@ -90,7 +90,8 @@ Worker::Worker(Store& store, WorkflowCache& workflows, const ActivityRegistry& r
       workflows_(workflows),
       registry_(registry),
       services_(std::move(services)),
-      options_(std::move(options)) {
+      options_(std::move(options)),
+      run_ahead_(registry, services_) {
   if (options_.concurrency < 1) options_.concurrency = 1;
   if (options_.max_in_flight == 0)
     options_.max_in_flight = static_cast<size_t>(options_.concurrency) * options_.claim_batch;
@@ -183,8 +184,8 @@ void Worker::Stop(std::chrono::milliseconds deadline) {
 Status Worker::RunNow(std::shared_ptr<const CompiledWorkflow> wf, InstanceState state,
                       std::function<void(BurstReport)> done) {
   if (!running_.load() || draining_.load()) return Unavailable("this node is shutting down");
+  NewInstance n = RowRunAhead(*wf, state);
   TimePoint now = services_.clock->Now();
-  NewInstance n = NewInstanceFrom(state, *wf);
   auto epoch = store_.CreateClaimedInstance(n, options_.node_id, options_.lease, now);
   if (!epoch.ok()) return epoch.status();
   auto slot = OwnSlot(std::move(wf), std::move(state), *epoch);
@@ -192,6 +193,15 @@ Status Worker::RunNow(std::shared_ptr<const CompiledWorkflow> wf, InstanceState 
   in_flight_++;
   Enqueue(std::move(slot));
   return Status::Ok();
+}
+
+NewInstance Worker::RowRunAhead(const CompiledWorkflow& wf, InstanceState& state) {
+  counters_.steps += static_cast<int64_t>(run_ahead_.Run(wf, state));
+  for (const auto& r : state.journal) metrics::RecordActivityExecution(r.activity_type, r.status);
+  NewInstance n = NewInstanceFrom(state, wf);
+  n.journal = std::move(state.journal);
+  state.journal.clear();
+  return n;
 }
 
 std::unique_ptr<Worker::Slot> Worker::OwnSlot(std::shared_ptr<const CompiledWorkflow> wf, InstanceState state,

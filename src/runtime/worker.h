@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "engine/engine.h"
+#include "runtime/run_ahead.h"
 #include "runtime/workflow_cache.h"
 #include "store/store.h"
 
@@ -79,6 +80,11 @@ class Worker {
   size_t Reserve(size_t n);
   void Unreserve(size_t n);
   void Adopt(std::shared_ptr<const CompiledWorkflow> wf, InstanceState state, int64_t epoch);
+  // The row of a new instance this worker is about to run itself (RunNow, or a start it adopts):
+  // first its pure first steps run on the calling thread (RunAhead), and the row carries their
+  // journal records, so that the insert is the instance's first commit point. `state` is left as
+  // the row has it, with an empty journal.
+  NewInstance RowRunAhead(const CompiledWorkflow& wf, InstanceState& state);
   // Gives these leases back from the dispatcher's thread (without a database call on the caller's).
   void ReleaseLater(std::vector<std::pair<std::string, int64_t>> leases);
   const std::string& node_id() const { return options_.node_id; }
@@ -135,6 +141,7 @@ class Worker {
   EngineServices services_;
   WorkerOptions options_;
   Counters counters_;
+  RunAhead run_ahead_;
 
   std::atomic<bool> running_{false};
   std::atomic<bool> stopping_{false};

@@ -140,6 +140,10 @@ struct NewInstance {
   // adopts what it starts this way while it has room (Worker::Reserve).
   std::string lease_owner;
   std::chrono::milliseconds lease{0};
+  // Journal records written with the row, in the same transaction: the instance's first pure steps
+  // ran before it existed (Worker::RunAhead), so its first commit point is this insert. Written only
+  // when the row is created (nothing for an id or start key that already exists).
+  std::vector<JournalRecord> journal;
 };
 
 struct InstanceFilter {

@@ -40,10 +40,6 @@ namespace {
   "w.lease_expires END "                                                                               \
   "FROM c WHERE w.id = c.id AND w.epoch = c.epoch "
 
-#define TRELLIS_JOURNAL_INSERT                                                                    \
-  "INSERT INTO activity_executions (instance_id, sequence, activity_id, activity_type, attempt, " \
-  "status, outcome, started_at, finished_at, output, error, truncated) "
-
 constexpr const char* kCommitSql = "WITH " TRELLIS_COMMIT_BATCH TRELLIS_COMMIT_UPDATE
                                    "RETURNING w.id, w.parent_id, w.parent_bookmark, w.runnable";
 
@@ -77,7 +73,6 @@ constexpr const char* kOneStatementCommitSql =
 
 #undef TRELLIS_COMMIT_BATCH
 #undef TRELLIS_COMMIT_UPDATE
-#undef TRELLIS_JOURNAL_INSERT
 
 constexpr const char* kConsumeSql =
     "WITH e AS (DELETE FROM inbox WHERE instance_id = ANY($3::text[])) "
@@ -126,29 +121,14 @@ bool EndsInbox(InstanceStatus s) {
 // The journal records of commits[i] for each i in `which`, as the 12 arrays of kJournalSql.
 size_t AddJournal(pg::Params& p, const std::vector<InstanceCommit>& commits, const std::vector<size_t>& which,
                   size_t output_limit) {
-  pg::ArrayLiteral id, seq, act, type, attempt, status, outcome, start, end, out, err, trunc;
-  for (size_t i : which) {
-    for (const auto& rec : commits[i].journal) {
-      bool truncated = false;
-      Json o = TruncateForJournal(rec.output, output_limit, &truncated);
-      id.Add(commits[i].id), seq.Add(static_cast<int64_t>(rec.sequence)), act.Add(rec.activity_id);
-      type.Add(rec.activity_type), attempt.Add(int64_t{rec.attempt}), status.Add(rec.status);
-      outcome.Add(rec.outcome), start.Add(ToMillis(rec.started_at)), end.Add(ToMillis(rec.finished_at));
-      if (o.is_null())
-        out.AddNull();
-      else
-        out.Add(pg::JsonText(o));
-      err.Add(rec.error), trunc.Add(truncated);
-    }
-  }
-  size_t n = id.size();
-  p.Add(id.Take()).Add(seq.Take()).Add(act.Take()).Add(type.Take()).Add(attempt.Take()).Add(status.Take());
-  p.Add(outcome.Take()).Add(start.Take()).Add(end.Take()).Add(out.Take()).Add(err.Take()).Add(trunc.Take());
-  return n;
+  std::vector<std::pair<const std::string*, const std::vector<JournalRecord>*>> of;
+  of.reserve(which.size());
+  for (size_t i : which) of.emplace_back(&commits[i].id, &commits[i].journal);
+  return pg::AddJournalArrays(p, of, output_limit);
 }
 
 // The largest batch written by kOneStatementCommitSql (see Commit()).
-constexpr size_t kOneStatementBatch = 4;
+constexpr size_t kOneStatementBatch = 64;
 
 // A commit kOneStatementCommitSql covers: nothing but the row, the journal, consumed inbox items
 // and, for an instance that ended, the cleanup. New bookmarks (matched against held events),
@@ -197,10 +177,13 @@ Result<std::vector<CommitOutcome>> PostgresStore::Commit(const std::vector<Insta
   std::map<std::string, size_t> index;
   for (size_t i = 0; i < commits.size(); ++i) index.emplace(commits[i].id, i);
 
-  // Only a small batch (little load: what waits is latency) takes the one statement. Under load
-  // the transaction's extra round trips are what lets the next batch grow: measured with the HTTP
-  // benchmark, one statement for every batch kept batches near 9 commits, cost PostgreSQL 0.30 ms
-  // of CPU per webhook workflow instead of 0.21, and cut webhook throughput by a quarter.
+  // Plain batches up to kOneStatementBatch take the one statement; larger ones (heavy load) the
+  // transaction, which lets them grow. The cap was 4: before instances ran ahead (three commits per
+  // benchmark workflow), one statement for every batch kept batches near 9 commits and cut webhook
+  // throughput by a quarter. With two commits per workflow, three interleaved pairs of HTTP
+  // benchmark runs (cap 4 / cap 64) gave sync executes 1,180-1,585 / 1,575-1,807 per second and
+  // PostgreSQL 0.56-0.75 / 0.52-0.59 ms of CPU per execute, webhooks within noise of each other;
+  // a sync execute's commit is then one round trip instead of six.
   if (commits.size() <= kOneStatementBatch && std::all_of(commits.begin(), commits.end(), FitsOneStatement)) {
     std::vector<size_t> all(commits.size());
     for (size_t i = 0; i < all.size(); ++i) all[i] = i;

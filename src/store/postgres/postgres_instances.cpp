@@ -64,21 +64,58 @@ const char* const kDeliverBatchSql =
     "d.instance_id "
     "WHERE d.kind <> 'retry' OR t.status = 'Faulted' ORDER BY d.ord RETURNING instance_id";
 
+size_t AddJournalArrays(
+    Params& p, const std::vector<std::pair<const std::string*, const std::vector<JournalRecord>*>>& of,
+    size_t output_limit) {
+  ArrayLiteral id, seq, act, type, attempt, status, outcome, start, end, out, err, trunc;
+  for (const auto& [instance_id, records] : of) {
+    for (const auto& rec : *records) {
+      bool truncated = false;
+      Json o = TruncateForJournal(rec.output, output_limit, &truncated);
+      id.Add(*instance_id), seq.Add(static_cast<int64_t>(rec.sequence)), act.Add(rec.activity_id);
+      type.Add(rec.activity_type), attempt.Add(int64_t{rec.attempt}), status.Add(rec.status);
+      outcome.Add(rec.outcome), start.Add(ToMillis(rec.started_at)), end.Add(ToMillis(rec.finished_at));
+      if (o.is_null())
+        out.AddNull();
+      else
+        out.Add(JsonText(o));
+      err.Add(rec.error), trunc.Add(truncated);
+    }
+  }
+  size_t n = id.size();
+  p.Add(id.Take()).Add(seq.Take()).Add(act.Take()).Add(type.Take()).Add(attempt.Take()).Add(status.Take());
+  p.Add(outcome.Take()).Add(start.Take()).Add(end.Take()).Add(out.Take()).Add(err.Take()).Add(trunc.Take());
+  return n;
+}
+
 }  // namespace pg
 
 namespace {
 
-constexpr const char* kInsertInstancesSql =
-    "INSERT INTO workflow_instances (id, workflow_id, version, status, correlation_id, parent_id, "
-    "parent_bookmark, start_key, state, created_at, updated_at, wake_at, runnable, lease_owner, "
-    "lease_expires, epoch) "
-    "SELECT id, workflow_id, version, status, correlation_id, parent_id, parent_bookmark, start_key, state, "
-    "created_at, created_at, wake_at, runnable, lease_owner, created_at + lease, "
-    "CASE WHEN lease_owner IS NULL THEN 0 ELSE 1 END FROM unnest($1::text[], $2::text[], $3::int[], "
-    "$4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::bigint[], $11::bigint[], "
-    "$12::bool[], $13::text[], $14::bigint[]) AS n(id, workflow_id, version, status, correlation_id, "
-    "parent_id, parent_bookmark, start_key, state, created_at, wake_at, runnable, lease_owner, lease) "
-    "ON CONFLICT DO NOTHING RETURNING id, lease_owner IS NULL";
+#define TRELLIS_INSERT_INSTANCES                                                                            \
+  "INSERT INTO workflow_instances (id, workflow_id, version, status, correlation_id, parent_id, "           \
+  "parent_bookmark, start_key, state, created_at, updated_at, wake_at, runnable, lease_owner, "             \
+  "lease_expires, epoch) "                                                                                  \
+  "SELECT id, workflow_id, version, status, correlation_id, parent_id, parent_bookmark, start_key, state, " \
+  "created_at, created_at, wake_at, runnable, lease_owner, created_at + lease, "                            \
+  "CASE WHEN lease_owner IS NULL THEN 0 ELSE 1 END FROM unnest($1::text[], $2::text[], $3::int[], "         \
+  "$4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::bigint[], $11::bigint[], "  \
+  "$12::bool[], $13::text[], $14::bigint[]) AS n(id, workflow_id, version, status, correlation_id, "        \
+  "parent_id, parent_bookmark, start_key, state, created_at, wake_at, runnable, lease_owner, lease) "       \
+  "ON CONFLICT DO NOTHING RETURNING id, lease_owner IS NULL"
+
+constexpr const char* kInsertInstancesSql = TRELLIS_INSERT_INSTANCES;
+
+// Instances that ran ahead (NewInstance::journal) get their journal records in the same statement,
+// for the rows it created only: an id or start key that already existed writes nothing.
+constexpr const char* kInsertInstancesWithJournalSql =
+    "WITH i AS (" TRELLIS_INSERT_INSTANCES "), j AS (" TRELLIS_JOURNAL_INSERT
+    "SELECT r.* FROM unnest($15::text[], $16::bigint[], $17::text[], $18::text[], $19::int[], $20::text[], "
+    "$21::text[], $22::bigint[], $23::bigint[], $24::text[], $25::text[], $26::bool[]) AS r(instance_id, "
+    "sequence, activity_id, activity_type, attempt, status, outcome, started_at, finished_at, output, error, "
+    "truncated) WHERE r.instance_id IN (SELECT id FROM i)) SELECT * FROM i";
+
+#undef TRELLIS_INSERT_INSTANCES
 
 std::optional<int64_t> OptMillis(const std::optional<TimePoint>& t) {
   if (!t) return std::nullopt;
@@ -117,21 +154,16 @@ Result<std::vector<std::string>> PostgresStore::InsertInstances(pg::Connection& 
       owner.Add(n.lease_owner), lease.Add(static_cast<int64_t>(n.lease.count()));
     }
   }
-  auto r = c.Exec(kInsertInstancesSql, pg::Params()
-                                           .Add(id.Take())
-                                           .Add(wf.Take())
-                                           .Add(ver.Take())
-                                           .Add(status.Take())
-                                           .Add(corr.Take())
-                                           .Add(parent.Take())
-                                           .Add(pbm.Take())
-                                           .Add(start.Take())
-                                           .Add(state.Take())
-                                           .Add(created.Take())
-                                           .Add(wake.Take())
-                                           .Add(runnable.Take())
-                                           .Add(owner.Take())
-                                           .Add(lease.Take()));
+  pg::Params params;
+  params.Add(id.Take()).Add(wf.Take()).Add(ver.Take()).Add(status.Take()).Add(corr.Take()).Add(parent.Take());
+  params.Add(pbm.Take()).Add(start.Take()).Add(state.Take()).Add(created.Take()).Add(wake.Take());
+  params.Add(runnable.Take()).Add(owner.Take()).Add(lease.Take());
+  std::vector<std::pair<const std::string*, const std::vector<JournalRecord>*>> journals;
+  for (const auto& n : instances) {
+    if (!n.journal.empty()) journals.emplace_back(&n.id, &n.journal);
+  }
+  if (!journals.empty()) pg::AddJournalArrays(params, journals, options_.journal_output_limit);
+  auto r = c.Exec(journals.empty() ? kInsertInstancesSql : kInsertInstancesWithJournalSql, params);
   if (!r.ok()) return r.status();
   std::set<std::string> made;
   if (claimable != nullptr) *claimable = false;

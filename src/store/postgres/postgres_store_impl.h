@@ -34,6 +34,16 @@ TriggerRow TriggerFromRow(const Rows& r, int i, int col);
 // The SQL that bumps inbox_seq and writes inbox items for a batch of deliveries (unnest arrays:
 // $1 instance ids, $2 kinds, $3 bookmark ids, $4 payloads; $5 now). Returns one row per delivered item.
 extern const char* const kDeliverBatchSql;
+// Columns of activity_executions, and the 12 unnest() arrays of journal records for them.
+#define TRELLIS_JOURNAL_INSERT                                                                    \
+  "INSERT INTO activity_executions (instance_id, sequence, activity_id, activity_type, attempt, " \
+  "status, outcome, started_at, finished_at, output, error, truncated) "
+// Appends the 12 arrays (instance id, sequence, activity id, type, attempt, status, outcome, started,
+// finished, output, error, truncated) for the records of each (instance id, records) pair; outputs
+// over `output_limit` are truncated and flagged. Returns the number of records.
+size_t AddJournalArrays(
+    Params& p, const std::vector<std::pair<const std::string*, const std::vector<JournalRecord>*>>& of,
+    size_t output_limit);
 }  // namespace pg
 
 class PostgresStore final : public Store {

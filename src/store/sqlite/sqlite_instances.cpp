@@ -75,7 +75,32 @@ bool SqliteStore::InsertInstance(const NewInstance& in, const std::string& owner
     stmt.Bind(13, owner);
   }
   stmt.Bind(14, lease_expires).Bind(15, epoch);
-  return stmt.Run() == 1;
+  if (stmt.Run() != 1) return false;
+  InsertJournal(in.id, in.journal);
+  return true;
+}
+
+void SqliteStore::InsertJournal(const std::string& instance_id, const std::vector<JournalRecord>& journal) {
+  for (const auto& r : journal) {
+    auto stmt = db_->Prepare(
+        "INSERT INTO activity_executions (instance_id, sequence, activity_id, activity_type, attempt, "
+        "status, outcome, started_at, finished_at, output, error, truncated) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+    stmt.Args(instance_id, r.sequence, r.activity_id, r.activity_type, r.attempt, r.status, r.outcome,
+              r.started_at, r.finished_at);
+    bool truncated = false;
+    if (r.output.is_null()) {
+      stmt.Bind(10, std::nullopt);
+    } else {
+      // Serialised once; only an oversized output goes through TruncateForJournal.
+      std::string text = JsonText(r.output);
+      if (text.size() > options_.journal_output_limit) {
+        text = JsonText(TruncateForJournal(r.output, options_.journal_output_limit, &truncated));
+      }
+      stmt.Bind(10, text);
+    }
+    stmt.Bind(11, r.error).Bind(12, truncated).Run();
+  }
 }
 
 Result<std::vector<std::string>> SqliteStore::CreateInstances(const std::vector<NewInstance>& instances) {
@@ -121,11 +146,13 @@ Result<std::vector<std::string>> SqliteStore::CreateInstancesAndDeliveries(
 Result<int64_t> SqliteStore::CreateClaimedInstance(const NewInstance& instance, const std::string& owner,
                                                    std::chrono::milliseconds lease, TimePoint now) {
   auto epoch = Run([&]() -> Result<int64_t> {
+    SqliteTxn txn(*db_);  // the row and the journal records it may carry (NewInstance::journal)
     if (!InsertInstance(instance, owner, now + lease, 1)) {
       return Conflict("instance " + instance.id +
                       (instance.start_key.empty() ? "" : " or start key " + instance.start_key) +
                       " already exists");
     }
+    txn.Commit();
     return int64_t{1};
   });
   if (epoch.ok()) Announce();

@@ -209,26 +209,7 @@ bool SqliteStore::CommitOne(const InstanceCommit& c, bool* announce) {
   }
   if (runnable && c.release) *announce = true;
 
-  for (const auto& r : c.journal) {
-    auto stmt = db_->Prepare(
-        "INSERT INTO activity_executions (instance_id, sequence, activity_id, activity_type, attempt, "
-        "status, outcome, started_at, finished_at, output, error, truncated) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
-    stmt.Args(c.id, r.sequence, r.activity_id, r.activity_type, r.attempt, r.status, r.outcome, r.started_at,
-              r.finished_at);
-    bool truncated = false;
-    if (r.output.is_null()) {
-      stmt.Bind(10, std::nullopt);
-    } else {
-      // Serialised once; only an oversized output goes through TruncateForJournal.
-      std::string text = JsonText(r.output);
-      if (text.size() > options_.journal_output_limit) {
-        text = JsonText(TruncateForJournal(r.output, options_.journal_output_limit, &truncated));
-      }
-      stmt.Bind(10, text);
-    }
-    stmt.Bind(11, r.error).Bind(12, truncated).Run();
-  }
+  InsertJournal(c.id, c.journal);
 
   // Consumed items go first so that the bookmarks below see only the unconsumed ones.
   for (int64_t inbox_id : c.consumed_inbox) {

@@ -124,10 +124,11 @@ class SqliteStore final : public Store {
 
   // Helpers that run inside a transaction (mu_ held).
   std::vector<MigrationInfo> AppliedMigrations();
-  // Inserts unless the id or start_key exists; true when inserted.
+  // Inserts unless the id or start_key exists, with its journal records; true when inserted.
   bool InsertInstance(const NewInstance& instance, const std::string& owner,
                       std::optional<TimePoint> lease_expires, int64_t epoch,
                       const std::string* state_text = nullptr);
+  void InsertJournal(const std::string& instance_id, const std::vector<JournalRecord>& journal);
   void InsertDelivery(const WebhookDeliveryRecord& delivery);  // Conflict (SqliteError) on a duplicate id
   // Writes an inbox item, bumps inbox_seq and makes the instance runnable.
   void WriteInbox(const std::string& instance_id, InboxKind kind, std::string_view bookmark_id,

@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "activities/builtin.h"
+#include "activities/http_client.h"
 #include "model/parser.h"
 #include "runtime/definitions.h"
 #include "runtime/new_instance.h"
@@ -29,9 +30,10 @@ class RuntimeTest : public test::SqliteRuntimeTest {
     SqliteRuntimeTest::TearDown();
   }
 
-  Node& StartNode(NodeOptions options = {}) {
+  Node& StartNode(NodeOptions options = {}, HttpClient* http = nullptr) {
     EngineServices services;
     services.clock = clock_;
+    services.http = http;
     services.write_line = [](std::string_view) {};
     options.worker.concurrency = 2;
     options.worker.lease = lease_;
@@ -71,8 +73,70 @@ activities:
   ASSERT_EQ(journal.size(), 3u);
   EXPECT_EQ(journal[0].record.activity_id, "a");
   EXPECT_EQ(journal[2].record.activity_id, "c");
-  // commit: activity makes each step a commit point (plus none extra at the end).
-  EXPECT_GE(node.worker().counters().commits.load(), 3);
+  // commit: activity makes each step a commit point. The first is the insert: the node adopts
+  // what it starts, and its worker ran `a` before writing the row (RunAhead); b and c are commits.
+  EXPECT_EQ(node.worker().counters().commits.load(), 2);
+  EXPECT_EQ(node.worker().counters().adopted.load(), 1);
+}
+
+// Answers every call, and records whether the calling instance's row was in the store by then
+// (the instance id is the first part of the Idempotency-Key HttpRequest sends).
+class RowCheckingHttp : public HttpClient {
+ public:
+  explicit RowCheckingHttp(Store& store) : store_(store) {}
+  Result<HttpResponseData> Send(const HttpRequestSpec& request) override {
+    std::string key;
+    for (const auto& [name, value] : request.headers)
+      if (name == "Idempotency-Key") key = value;
+    calls++;
+    if (key.empty() || !store_.GetInstance(key.substr(0, key.find(':'))).ok()) unstored++;
+    HttpResponseData r;
+    r.status = 200;
+    r.headers = {{"content-type", "application/json"}};
+    r.body = "{}";
+    return r;
+  }
+  std::atomic<int> calls{0};
+  std::atomic<int> unstored{0};  // calls made for an instance not yet in the store
+
+ private:
+  Store& store_;
+};
+
+// New instances run their first pure steps before they are written (RunAhead), on both paths
+// that do it: a start the node's worker adopts, and a sync execute (RunNow). An activity with an
+// external effect never runs before the instance is stored, and each step is journaled once.
+TEST_F(RuntimeTest, AnExternalEffectRunsOnlyOnceItsInstanceIsStored) {
+  Save(R"(
+id: calls
+activities:
+  - {id: a, type: SetVariable, name: x, value: 1}
+  - {id: call, type: HttpRequest, url: "https://api.test/x"}
+  - {id: c, type: SetOutput, name: done, value: true}
+)");
+  RowCheckingHttp http(*store_);
+  Node& node = StartNode({}, &http);
+  auto started = node.StartWorkflow("calls", std::nullopt, {});
+  ASSERT_TRUE(started.ok()) << started.status().message();
+  auto prepared = node.PrepareInstance("calls", std::nullopt, {});
+  ASSERT_TRUE(prepared.ok()) << prepared.status().message();
+  std::string sync_id = prepared->second.id;
+  std::promise<BurstReport> report;
+  ASSERT_TRUE(node.worker()
+                  .RunNow(prepared->first, std::move(prepared->second),
+                          [&report](BurstReport r) { report.set_value(std::move(r)); })
+                  .ok());
+  auto answered = report.get_future();
+  ASSERT_EQ(answered.wait_for(20s), std::future_status::ready);
+  EXPECT_EQ(answered.get().status, InstanceStatus::kCompleted);
+  WaitFor(*started, InstanceStatus::kCompleted);
+  EXPECT_EQ(http.calls.load(), 2);
+  EXPECT_EQ(http.unstored.load(), 0);
+  for (const std::string& id : {*started, sync_id}) {
+    std::vector<std::string> ids;
+    for (const auto& e : Journal(id)) ids.push_back(e.record.activity_id);
+    EXPECT_EQ(ids, (std::vector<std::string>{"a", "call", "c"})) << id;
+  }
 }
 
 TEST_F(RuntimeTest, StartsAreAdoptedWhileTheWorkerHasRoomAndClaimedOtherwise) {

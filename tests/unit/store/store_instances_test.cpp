@@ -121,6 +121,61 @@ TEST_P(StoreConformanceTest, CreateInstancesCanCreateSomeAlreadyLeased) {
   EXPECT_TRUE((*listener)->Wait(std::chrono::seconds(10)));
 }
 
+// A new instance that ran ahead (Worker::RunAhead) carries its first journal records: written with
+// the row, in batches and in the sync insert, and not at all for a row that already existed.
+TEST_P(StoreConformanceTest, CreationWritesTheJournalOfTheRowsItCreates) {
+  NewInstance a = Instance("ahead-a", At(1), false);
+  a.lease_owner = "node-a";
+  a.lease = std::chrono::seconds(30);
+  a.journal = {Record(1), Record(2, Json{{"blob", std::string(200 * 1024, 'x')}})};
+  NewInstance b = Instance("ahead-b", At(1));
+  b.journal = {Record(1, nullptr)};
+  auto created = store_->CreateInstances({a, b, Instance("plain", At(1))});
+  ASSERT_TRUE(created.ok()) << created.status().ToString();
+  EXPECT_EQ(*created, (std::vector<std::string>{"ahead-a", "ahead-b", "plain"}));
+  auto ja = Journal("ahead-a");
+  ASSERT_EQ(ja.size(), 2u);
+  EXPECT_EQ(ja[0].record.activity_id, "a1");
+  EXPECT_EQ(ja[0].record.output, (Json{{"ok", true}}));
+  EXPECT_TRUE(ja[1].truncated);  // the journal's size limit holds here too
+  auto jb = Journal("ahead-b");
+  ASSERT_EQ(jb.size(), 1u);
+  EXPECT_TRUE(jb[0].record.output.is_null());
+  EXPECT_TRUE(Journal("plain").empty());
+
+  // The same id again, with other records: nothing is written, the first records stay.
+  NewInstance again = Instance("ahead-b", At(2));
+  again.journal = {Record(1, Json{{"second", true}}), Record(2)};
+  created = store_->CreateInstances({again});
+  ASSERT_TRUE(created.ok()) << created.status().ToString();
+  EXPECT_TRUE(created->empty());
+  jb = Journal("ahead-b");
+  ASSERT_EQ(jb.size(), 1u);
+  EXPECT_TRUE(jb[0].record.output.is_null());
+
+  // The sync insert carries them too, and the owner's next commit continues the sequence.
+  NewInstance sync = Instance("ahead-sync");
+  sync.journal = {Record(1)};
+  auto epoch = store_->CreateClaimedInstance(sync, "node-a", std::chrono::seconds(30), At(0));
+  ASSERT_TRUE(epoch.ok()) << epoch.status().ToString();
+  InstanceCommit c;
+  c.id = "ahead-sync";
+  c.epoch = *epoch;
+  c.status = InstanceStatus::kCompleted;
+  c.state = Json{{"done", true}};
+  c.now = At(2);
+  c.finished_at = At(2);
+  c.journal = {Record(2)};
+  EXPECT_EQ(CommitAll({c}), std::vector<CommitOutcome>{CommitOutcome::kCommitted});
+  auto js = Journal("ahead-sync");
+  ASSERT_EQ(js.size(), 2u);
+  EXPECT_EQ(js[1].record.sequence, 2u);
+  sync.journal = {Record(1, Json{{"second", true}})};
+  EXPECT_EQ(store_->CreateClaimedInstance(sync, "node-a", std::chrono::seconds(30), At(0)).status().code(),
+            StatusCode::kConflict);
+  EXPECT_EQ(Journal("ahead-sync")[0].record.output, (Json{{"ok", true}}));
+}
+
 TEST_P(StoreConformanceTest, ListInstancesFiltersAndPaginatesNewestFirst) {
   std::vector<NewInstance> all;
   for (int i = 0; i < 12; ++i) {
