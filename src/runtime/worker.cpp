@@ -504,16 +504,16 @@ void Worker::RunSlot(Engine& engine, std::unique_ptr<Slot> slot) {
   }
   size_t steps = 0;
   while (true) {
-    if (abort_.load()) {
-      Finish(std::move(slot), false, "the worker stopped before the next commit point");
-      return;
-    }
+    if (abort_.load()) return Abandon(std::move(slot));
     if (IsTerminal(s.status)) {
       SubmitCommit(engine, std::move(slot), true);
       return;
     }
     StepResult r = engine.Step(*sl.wf, s);
     counters_.steps++;
+    // The abort may have cut this step short (an HTTP call fails when it is aborted): what it did is
+    // not committed, or a stop past its deadline would fault the instances it interrupted.
+    if (abort_.load()) return Abandon(std::move(slot));
     if (r == StepResult::kIdle) {
       SubmitCommit(engine, std::move(slot), true);
       return;
@@ -726,6 +726,16 @@ void Worker::CommitLoop() {
       run_cv_.notify_all();
     }
   }
+}
+
+void Worker::Abandon(std::unique_ptr<Slot> slot) {
+  // Stop gives this lease back with the queued instances' (it reads the backlog after the executors
+  // have ended), so another node continues from the last commit at once, not when the lease expires.
+  {
+    std::lock_guard lock(wake_mu_);
+    release_backlog_.emplace_back(slot->state.id, slot->epoch);
+  }
+  Finish(std::move(slot), false, "the worker stopped before the next commit point");
 }
 
 void Worker::Finish(std::unique_ptr<Slot> slot, bool committed, std::string error) {

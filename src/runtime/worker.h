@@ -131,6 +131,8 @@ class Worker {
   void QueueCommit(std::unique_ptr<PendingCommit> pending);
   void DrainOutbox(Engine& engine, Slot& slot, InstanceCommit& commit);
   void Finish(std::unique_ptr<Slot> slot, bool committed, std::string error);
+  // Past the stop deadline: drops the slot's uncommitted work and queues its lease to be given back.
+  void Abandon(std::unique_ptr<Slot> slot);
   void RememberWake(TimePoint t);
   void GiveBack(std::vector<std::pair<std::string, int64_t>> leases);
   void WakeStop();  // in_flight_ went down

@@ -139,6 +139,54 @@ activities:
   }
 }
 
+// Holds every call until the worker aborts in-flight I/O (its stop deadline passed), then fails
+// it, as libcurl does.
+class HangingHttp : public HttpClient {
+ public:
+  Result<HttpResponseData> Send(const HttpRequestSpec& request) override {
+    calls++;
+    while (request.cancel == nullptr || !request.cancel->load()) std::this_thread::sleep_for(1ms);
+    return Unavailable("aborted by the worker");
+  }
+  std::atomic<int> calls{0};
+};
+
+// A stop past its deadline aborts the call in flight. The step it cut short is not committed (it
+// used to fault the instance: the aborted call is an activity failure), and the lease is given back
+// at once, so another node continues from the last commit and makes the call again.
+TEST_F(RuntimeTest, AStepAbortedAtTheStopDeadlineIsNotCommittedAndItsLeaseIsGivenBack) {
+  Save(R"(
+id: hangs
+activities:
+  - {id: a, type: SetVariable, name: x, value: 1}
+  - {id: call, type: HttpRequest, url: "https://api.test/x"}
+  - {id: c, type: SetOutput, name: done, value: true}
+)");
+  HangingHttp hanging;
+  Node& first = StartNode({}, &hanging);
+  auto id = first.StartWorkflow("hangs", std::nullopt, {});
+  ASSERT_TRUE(id.ok()) << id.status().message();
+  auto until = std::chrono::steady_clock::now() + 20s;
+  while (hanging.calls.load() == 0 && std::chrono::steady_clock::now() < until)
+    std::this_thread::sleep_for(1ms);
+  ASSERT_EQ(hanging.calls.load(), 1);
+  first.Stop(50ms);
+  auto stopped = store_->GetInstance(*id);
+  ASSERT_TRUE(stopped.ok());
+  EXPECT_EQ(stopped->status, InstanceStatus::kRunning);
+  EXPECT_TRUE(stopped->lease_owner.empty());
+  EXPECT_TRUE(stopped->runnable);
+
+  RowCheckingHttp answering(*store_);
+  StartNode({}, &answering);
+  InstanceRecord done = WaitFor(*id, InstanceStatus::kCompleted);
+  EXPECT_EQ(done.state["output"]["done"], true);
+  EXPECT_EQ(answering.calls.load(), 1);
+  std::vector<std::string> ids;
+  for (const auto& e : Journal(*id)) ids.push_back(e.record.activity_id);
+  EXPECT_EQ(ids, (std::vector<std::string>{"a", "call", "c"}));
+}
+
 TEST_F(RuntimeTest, StartsAreAdoptedWhileTheWorkerHasRoomAndClaimedOtherwise) {
   Save(R"(
 id: three
