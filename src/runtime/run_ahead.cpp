@@ -15,41 +15,64 @@ bool Insertable(const InstanceState& s) {
 RunAhead::RunAhead(const ActivityRegistry& registry, EngineServices services)
     : registry_(registry), services_(std::move(services)) {}
 
-std::unique_ptr<Engine> RunAhead::TakeEngine() {
+std::unique_ptr<RunAhead::Pooled> RunAhead::Take() {
   {
     std::lock_guard lock(mu_);
     if (!spare_.empty()) {
-      auto e = std::move(spare_.back());
+      auto p = std::move(spare_.back());
       spare_.pop_back();
-      return e;
+      return p;
     }
   }
-  return std::make_unique<Engine>(registry_, services_);
+  auto p = std::make_unique<Pooled>();
+  EngineServices services = services_;
+  std::vector<Pooled::Line>* held = &p->held;  // the Pooled is on the heap: its address is stable
+  if (services.write_line)
+    services.write_line = [held](std::string_view text) { held->push_back({false, "", std::string(text)}); };
+  if (services.log) {
+    services.log = [held](std::string_view level, std::string_view text) {
+      held->push_back({true, std::string(level), std::string(text)});
+    };
+  }
+  p->engine = std::make_unique<Engine>(registry_, std::move(services));
+  return p;
 }
 
-void RunAhead::GiveBack(std::unique_ptr<Engine> engine) {
+void RunAhead::GiveBack(std::unique_ptr<Pooled> pooled) {
+  pooled->held.clear();
   std::lock_guard lock(mu_);
-  spare_.push_back(std::move(engine));
+  spare_.push_back(std::move(pooled));
+}
+
+void RunAhead::Flush(Pooled& pooled) const {
+  for (const auto& line : pooled.held) {
+    if (line.log)
+      services_.log(line.level, line.text);
+    else
+      services_.write_line(line.text);
+  }
+  pooled.held.clear();
 }
 
 size_t RunAhead::Run(const CompiledWorkflow& wf, InstanceState& s) {
   if (services_.tracer != nullptr || !Insertable(s)) return 0;
-  auto engine = TakeEngine();
+  auto pooled = Take();
   auto until = std::chrono::steady_clock::now() + kBudget;
   size_t kept = 0;
   while (kept < kMaxSteps && Insertable(s)) {
     const CompiledActivity& next = wf.activity(s.ready[s.ready_head].activity);
     if (next.descriptor->effect == ActivityEffect::kExternal) break;  // its effect waits for the row
     InstanceState before = s;
-    StepResult r = engine->Step(wf, s);
+    StepResult r = pooled->engine->Step(wf, s);
     if (!Insertable(s)) {
       s = std::move(before);  // the worker runs this step again, after the insert
       break;
     }
     ++kept;
+    Flush(*pooled);
     if (r == StepResult::kCommitPoint || std::chrono::steady_clock::now() >= until) break;
   }
-  GiveBack(std::move(engine));
+  GiveBack(std::move(pooled));
   return kept;
 }
 

@@ -8,12 +8,14 @@
 // with an external effect, at the first commit point, after kMaxSteps steps or past kBudget. A step
 // that leaves something the insert cannot carry (a bookmark, an outbox item, the end of the
 // instance) is undone: the state goes back to what it was before that step, and the worker runs it
-// again after the insert, as it always did.
+// again after the insert, as it always did. What a step writes (WriteLine, Log) is held until the
+// step is kept, so an undone step prints nothing.
 #pragma once
 
 #include <chrono>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <vector>
 
 #include "engine/engine.h"
@@ -34,13 +36,23 @@ class RunAhead {
   size_t Run(const CompiledWorkflow& wf, InstanceState& state);
 
  private:
-  std::unique_ptr<Engine> TakeEngine();
-  void GiveBack(std::unique_ptr<Engine> engine);
+  // An engine whose WriteLine and Log output goes to `held` until the step that wrote it is kept.
+  struct Pooled {
+    struct Line {
+      bool log = false;  // else WriteLine
+      std::string level, text;
+    };
+    std::vector<Line> held;
+    std::unique_ptr<Engine> engine;
+  };
+  std::unique_ptr<Pooled> Take();
+  void GiveBack(std::unique_ptr<Pooled> pooled);
+  void Flush(Pooled& pooled) const;  // to the real write_line and log
 
   const ActivityRegistry& registry_;
   EngineServices services_;
   std::mutex mu_;                               // guards spare_
-  std::vector<std::unique_ptr<Engine>> spare_;  // engines of callers that finished (one per thread at most)
+  std::vector<std::unique_ptr<Pooled>> spare_;  // engines of callers that finished (one per thread at most)
 };
 
 }  // namespace trellis

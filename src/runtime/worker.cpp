@@ -91,7 +91,12 @@ Worker::Worker(Store& store, WorkflowCache& workflows, const ActivityRegistry& r
       registry_(registry),
       services_(std::move(services)),
       options_(std::move(options)),
-      run_ahead_(registry, services_) {
+      // The executors' services (the constructor's body sets the abort flag as `cancel`).
+      run_ahead_(registry, [this] {
+        EngineServices s = services_;
+        if (!s.cancel) s.cancel = &abort_;
+        return s;
+      }()) {
   if (options_.concurrency < 1) options_.concurrency = 1;
   if (options_.max_in_flight == 0)
     options_.max_in_flight = static_cast<size_t>(options_.concurrency) * options_.claim_batch;
@@ -509,11 +514,14 @@ void Worker::RunSlot(Engine& engine, std::unique_ptr<Slot> slot) {
       SubmitCommit(engine, std::move(slot), true);
       return;
     }
+    size_t journaled = s.journal.size();
     StepResult r = engine.Step(*sl.wf, s);
     counters_.steps++;
-    // The abort may have cut this step short (an HTTP call fails when it is aborted): what it did is
-    // not committed, or a stop past its deadline would fault the instances it interrupted.
-    if (abort_.load()) return Abandon(std::move(slot));
+    // A step that failed once the abort was set may have failed because of it (an aborted HTTP call
+    // is an activity failure): it is not committed, or a stop past its deadline would fault or retry
+    // the instances it interrupted. A step that succeeded is committed as usual.
+    bool failed = s.journal.size() > journaled && s.journal.back().status == "Faulted";
+    if (failed && abort_.load()) return Abandon(std::move(slot));
     if (r == StepResult::kIdle) {
       SubmitCommit(engine, std::move(slot), true);
       return;

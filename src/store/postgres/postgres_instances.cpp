@@ -158,9 +158,12 @@ Result<std::vector<std::string>> PostgresStore::InsertInstances(pg::Connection& 
   params.Add(id.Take()).Add(wf.Take()).Add(ver.Take()).Add(status.Take()).Add(corr.Take()).Add(parent.Take());
   params.Add(pbm.Take()).Add(start.Take()).Add(state.Take()).Add(created.Take()).Add(wake.Take());
   params.Add(runnable.Take()).Add(owner.Take()).Add(lease.Take());
+  // An id twice in one batch creates its first row only (as CreationBatcher credits it): only that
+  // occurrence's records may be written, or a skipped duplicate's would land on the created row.
   std::vector<std::pair<const std::string*, const std::vector<JournalRecord>*>> journals;
+  std::set<std::string_view> seen;
   for (const auto& n : instances) {
-    if (!n.journal.empty()) journals.emplace_back(&n.id, &n.journal);
+    if (seen.insert(n.id).second && !n.journal.empty()) journals.emplace_back(&n.id, &n.journal);
   }
   if (!journals.empty()) pg::AddJournalArrays(params, journals, options_.journal_output_limit);
   auto r = c.Exec(journals.empty() ? kInsertInstancesSql : kInsertInstancesWithJournalSql, params);

@@ -82,6 +82,22 @@ activities:
   EXPECT_EQ(s.journal[1].sequence, 2u);
 }
 
+TEST_F(RunAheadTest, AnUndoneStepWritesNothing) {
+  std::vector<std::string> lines;
+  services_.write_line = [&lines](std::string_view text) { lines.emplace_back(text); };
+  InstanceState s = Start(R"(
+id: says
+activities:
+  - {id: one, type: WriteLine, text: "first"}
+  - {id: two, type: WriteLine, text: "second"}
+)");
+  RunAhead ahead(BuiltinActivities(), services_);
+  EXPECT_EQ(ahead.Run(*wf_, s), 1u);
+  // `two` ended the instance and was undone: only the kept step's line reached the sink.
+  EXPECT_EQ(lines, std::vector<std::string>{"first"});
+  EXPECT_EQ(Ids(s), std::vector<std::string>{"one"});
+}
+
 TEST_F(RunAheadTest, UndoesASuspensionAndARetry) {
   InstanceState waits = Start(R"(
 id: waits

@@ -30,6 +30,8 @@ class RuntimeTest : public test::SqliteRuntimeTest {
     SqliteRuntimeTest::TearDown();
   }
 
+  InstanceRecord RunIntoTheStopDeadline(bool answers, int* second_calls);
+
   Node& StartNode(NodeOptions options = {}, HttpClient* http = nullptr) {
     EngineServices services;
     services.clock = clock_;
@@ -74,10 +76,21 @@ activities:
   EXPECT_EQ(journal[0].record.activity_id, "a");
   EXPECT_EQ(journal[2].record.activity_id, "c");
   // commit: activity makes each step a commit point. The first is the insert: the node adopts
-  // what it starts, and its worker ran `a` before writing the row (RunAhead); b and c are commits.
+  // what it starts, and its worker ran `a` before writing the row (RunAhead); b and c are commits
+  // (read after the stop: the committer counts a commit just after the store has it).
+  node.Stop(5s);
   EXPECT_EQ(node.worker().counters().commits.load(), 2);
   EXPECT_EQ(node.worker().counters().adopted.load(), 1);
 }
+
+// A pure step, an HTTP call, a pure step.
+constexpr const char* kCallBetweenTwoSteps = R"(
+id: calls
+activities:
+  - {id: a, type: SetVariable, name: x, value: 1}
+  - {id: call, type: HttpRequest, url: "https://api.test/x"}
+  - {id: c, type: SetOutput, name: done, value: true}
+)";
 
 // Answers every call, and records whether the calling instance's row was in the store by then
 // (the instance id is the first part of the Idempotency-Key HttpRequest sends).
@@ -107,13 +120,7 @@ class RowCheckingHttp : public HttpClient {
 // that do it: a start the node's worker adopts, and a sync execute (RunNow). An activity with an
 // external effect never runs before the instance is stored, and each step is journaled once.
 TEST_F(RuntimeTest, AnExternalEffectRunsOnlyOnceItsInstanceIsStored) {
-  Save(R"(
-id: calls
-activities:
-  - {id: a, type: SetVariable, name: x, value: 1}
-  - {id: call, type: HttpRequest, url: "https://api.test/x"}
-  - {id: c, type: SetOutput, name: done, value: true}
-)");
+  Save(kCallBetweenTwoSteps);
   RowCheckingHttp http(*store_);
   Node& node = StartNode({}, &http);
   auto started = node.StartWorkflow("calls", std::nullopt, {});
@@ -140,51 +147,75 @@ activities:
 }
 
 // Holds every call until the worker aborts in-flight I/O (its stop deadline passed), then fails
-// it, as libcurl does.
+// it, as libcurl does; or, with `answers`, answers it with a 200 (a reply that came in just then).
 class HangingHttp : public HttpClient {
  public:
+  explicit HangingHttp(bool answers = false) : answers_(answers) {}
   Result<HttpResponseData> Send(const HttpRequestSpec& request) override {
     calls++;
     while (request.cancel == nullptr || !request.cancel->load()) std::this_thread::sleep_for(1ms);
-    return Unavailable("aborted by the worker");
+    if (!answers_) return Unavailable("aborted by the worker");
+    HttpResponseData r;
+    r.status = 200;
+    r.body = "{}";
+    return r;
   }
   std::atomic<int> calls{0};
+
+ private:
+  bool answers_;
 };
 
 // A stop past its deadline aborts the call in flight. The step it cut short is not committed (it
 // used to fault the instance: the aborted call is an activity failure), and the lease is given back
 // at once, so another node continues from the last commit and makes the call again.
-TEST_F(RuntimeTest, AStepAbortedAtTheStopDeadlineIsNotCommittedAndItsLeaseIsGivenBack) {
-  Save(R"(
-id: hangs
-activities:
-  - {id: a, type: SetVariable, name: x, value: 1}
-  - {id: call, type: HttpRequest, url: "https://api.test/x"}
-  - {id: c, type: SetOutput, name: done, value: true}
-)");
-  HangingHttp hanging;
+// Starts kCallBetweenTwoSteps on a node whose call hangs until its stop deadline passes (then fails,
+// or with `answers` succeeds), stops that node past the deadline, and has a second node finish the
+// instance. Returns the instance as the stop left it; *second_calls: the calls the second node made.
+InstanceRecord RuntimeTest::RunIntoTheStopDeadline(bool answers, int* second_calls) {
+  Save(kCallBetweenTwoSteps);
+  HangingHttp hanging(answers);
   Node& first = StartNode({}, &hanging);
-  auto id = first.StartWorkflow("hangs", std::nullopt, {});
-  ASSERT_TRUE(id.ok()) << id.status().message();
+  auto id = first.StartWorkflow("calls", std::nullopt, {});
+  EXPECT_TRUE(id.ok()) << id.status().message();
+  if (!id.ok()) return {};
   auto until = std::chrono::steady_clock::now() + 20s;
   while (hanging.calls.load() == 0 && std::chrono::steady_clock::now() < until)
     std::this_thread::sleep_for(1ms);
-  ASSERT_EQ(hanging.calls.load(), 1);
+  EXPECT_EQ(hanging.calls.load(), 1);
   first.Stop(50ms);
   auto stopped = store_->GetInstance(*id);
-  ASSERT_TRUE(stopped.ok());
-  EXPECT_EQ(stopped->status, InstanceStatus::kRunning);
-  EXPECT_TRUE(stopped->lease_owner.empty());
-  EXPECT_TRUE(stopped->runnable);
+  EXPECT_TRUE(stopped.ok());
 
   RowCheckingHttp answering(*store_);
   StartNode({}, &answering);
   InstanceRecord done = WaitFor(*id, InstanceStatus::kCompleted);
   EXPECT_EQ(done.state["output"]["done"], true);
-  EXPECT_EQ(answering.calls.load(), 1);
   std::vector<std::string> ids;
   for (const auto& e : Journal(*id)) ids.push_back(e.record.activity_id);
   EXPECT_EQ(ids, (std::vector<std::string>{"a", "call", "c"}));
+  nodes_.clear();  // before `answering` and `hanging` go
+  *second_calls = answering.calls.load();
+  return stopped.ok() ? *stopped : InstanceRecord{};
+}
+
+TEST_F(RuntimeTest, AStepAbortedAtTheStopDeadlineIsNotCommittedAndItsLeaseIsGivenBack) {
+  int second_calls = 0;
+  InstanceRecord stopped = RunIntoTheStopDeadline(false, &second_calls);
+  EXPECT_EQ(stopped.status, InstanceStatus::kRunning);
+  EXPECT_TRUE(stopped.lease_owner.empty());
+  EXPECT_TRUE(stopped.runnable);
+  EXPECT_EQ(second_calls, 1);  // the aborted call is made again
+}
+
+// A call that succeeded as the deadline passed is committed: not made again.
+TEST_F(RuntimeTest, AStepThatSucceededAtTheStopDeadlineIsCommitted) {
+  int second_calls = 0;
+  InstanceRecord stopped = RunIntoTheStopDeadline(true, &second_calls);
+  EXPECT_EQ(stopped.status, InstanceStatus::kRunning);
+  EXPECT_TRUE(stopped.lease_owner.empty());
+  EXPECT_TRUE(stopped.runnable);
+  EXPECT_EQ(second_calls, 0);
 }
 
 TEST_F(RuntimeTest, StartsAreAdoptedWhileTheWorkerHasRoomAndClaimedOtherwise) {

@@ -60,7 +60,7 @@ TEST_P(StoreConformanceTest, FencedCommitWritesNothingWhileOthersInTheBatchCommi
 // size: PostgreSQL writes a batch of up to 64 of them in one statement and a larger one in a
 // transaction.
 TEST_P(StoreConformanceTest, PlainCommitsWriteTheSameInSmallAndLargeBatches) {
-  for (size_t n : {size_t{1}, size_t{70}}) {
+  for (size_t n : {size_t{1}, size_t{6}, size_t{70}}) {
     SCOPED_TRACE("a batch of " + std::to_string(n));
     std::string p = "n" + std::to_string(n) + "-";
     std::vector<NewInstance> made;

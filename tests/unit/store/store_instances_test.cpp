@@ -153,6 +153,18 @@ TEST_P(StoreConformanceTest, CreationWritesTheJournalOfTheRowsItCreates) {
   ASSERT_EQ(jb.size(), 1u);
   EXPECT_TRUE(jb[0].record.output.is_null());
 
+  // An id twice in one batch: the first occurrence is created, and only its records are written.
+  NewInstance first = Instance("twice", At(3));
+  NewInstance second = Instance("twice", At(3), false);
+  second.lease_owner = "node-a";
+  second.lease = std::chrono::seconds(30);
+  second.journal = {Record(1)};
+  created = store_->CreateInstances({first, second});
+  ASSERT_TRUE(created.ok()) << created.status().ToString();
+  EXPECT_EQ(*created, std::vector<std::string>{"twice"});
+  EXPECT_TRUE(Get("twice").lease_owner.empty());
+  EXPECT_TRUE(Journal("twice").empty());
+
   // The sync insert carries them too, and the owner's next commit continues the sequence.
   NewInstance sync = Instance("ahead-sync");
   sync.journal = {Record(1)};
