@@ -45,15 +45,16 @@ double Seconds(Clock::duration d) {
   return std::chrono::duration<double>(d).count();
 }
 
-// The three activities of bench/durable_bench.cpp, each a commit point.
-Json ThreeActivityWorkflow(const std::string& id, const std::string& webhook_path) {
+// The three activities of bench/durable_bench.cpp, each a commit point (`commit: activity`); with
+// `commit_each` false, DESIGN.md's default: pure activities have no commit of their own.
+Json ThreeActivityWorkflow(const std::string& id, const std::string& webhook_path, bool commit_each) {
   Json def = {
       {"id", id},
       {"name", id},
-      {"options", {{"commit", "activity"}}},
       {"activities", Json::array({{{"id", "a"}, {"type", "SetVariable"}, {"name", "x"}, {"value", 1}},
                                   {{"id", "b"}, {"type", "SetVariable"}, {"name", "y"}, {"value", 2}},
                                   {{"id", "c"}, {"type", "SetOutput"}, {"name", "done"}, {"value", true}}})}};
+  if (commit_each) def["options"] = {{"commit", "activity"}};
   if (!webhook_path.empty()) def["triggers"] = Json::array({{{"type", "Webhook"}, {"path", webhook_path}}});
   return def;
 }
@@ -70,6 +71,7 @@ struct Settings {
   int starts = 5;
   std::vector<std::string> sets;  // --set passed to the server
   std::string perf_dir;           // when set: perf record the server during the webhook run
+  bool commit_each = true;        // --commit end: the workflows commit only at their end
 };
 
 // Publishes a definition; empty on success, else the reason.
@@ -214,7 +216,8 @@ int64_t LastFinishedMs(const std::string& url) {
 // just before the timed run and just after its last completion; its results land in the report.
 Json WebhookRun(ServerProcess& server, const std::string& url, int total, int connections, const Settings& s,
                 const std::string& name, const std::function<Json()>& snapshot) {
-  if (std::string e = Publish(server.port(), ThreeActivityWorkflow("bench-webhook", "bench")); !e.empty())
+  if (std::string e = Publish(server.port(), ThreeActivityWorkflow("bench-webhook", "bench", s.commit_each));
+      !e.empty())
     return {{"error", e}};
   HttpClient poller("127.0.0.1", server.port());
   HttpTarget hook{.method = "POST", .path = "/hooks/bench", .body = R"({"order":1})"};
@@ -307,7 +310,8 @@ Json WebhookRun(ServerProcess& server, const std::string& url, int total, int co
 
 // The sustainable rate of sync executes (closed loop), then latency at half of it (open loop).
 Json ExecuteRun(ServerProcess& server, const Settings& s) {
-  if (std::string e = Publish(server.port(), ThreeActivityWorkflow("bench-execute", "")); !e.empty())
+  if (std::string e = Publish(server.port(), ThreeActivityWorkflow("bench-execute", "", s.commit_each));
+      !e.empty())
     return {{"error", e}};
   HttpTarget exec{.method = "POST",
                   .path = "/api/workflows/bench-execute/execute",
@@ -513,6 +517,8 @@ int main(int argc, char** argv) {
       s.sets.push_back(next());
     else if (a == "--perf-dir")
       s.perf_dir = next();
+    else if (a == "--commit")
+      s.commit_each = next() != "end";
     else if (a == "--only") {
       std::string which = next();
       sqlite = which == "sqlite";
@@ -521,7 +527,7 @@ int main(int argc, char** argv) {
       std::cerr << "usage: trellis_http_bench [--include FILE] [--trellis PATH] [--webhooks-sqlite N] "
                    "[--webhooks-postgres N] [--webhook-connections N] [--execute-connections N] "
                    "[--execute-seconds N] [--open-loop-seconds N] [--starts N] [--set key=value]... "
-                   "[--perf-dir DIR] [--only sqlite|postgres]\n";
+                   "[--perf-dir DIR] [--commit activity|end] [--only sqlite|postgres]\n";
       return 2;
     }
   }

@@ -17,6 +17,7 @@ inline NewInstance NewInstanceFrom(const InstanceState& state, const CompiledWor
   n.parent_id = state.parent_id;
   n.state_text = StateToJson(state, wf.ids()).dump(-1, ' ', false, Json::error_handler_t::replace);
   n.created_at = state.created_at;
+  n.finished_at = state.finished_at;
   return n;
 }
 

@@ -161,6 +161,7 @@ Result<std::shared_ptr<Node::PreparedStarts>> Node::PrepareStarts(
       continue;
     }
     p->instances.push_back(worker_->RowRunAhead(*wf, state));
+    if (IsTerminal(state.status)) continue;  // written finished: nothing for the worker to run
     p->instances.back().lease_owner = worker_->node_id();
     p->instances.back().lease = worker_->lease();
     p->instances.back().runnable = false;
@@ -179,7 +180,9 @@ Result<std::vector<std::string>> Node::FinishStarts(PreparedStarts& p,
     // The batch may have committed after all (a connection lost during COMMIT): give back the
     // leases it would have taken, through the worker's backlog (no database call on this thread).
     std::vector<std::pair<std::string, int64_t>> leases;
-    for (size_t i = 0; i < p.adopt; ++i) leases.emplace_back(p.ids[i], 1);
+    for (size_t i = 0; i < p.adopt; ++i) {
+      if (!IsTerminal(p.runs[i].second.status)) leases.emplace_back(p.ids[i], 1);
+    }
     worker_->ReleaseLater(std::move(leases));
     worker_->Unreserve(p.adopt);
     return created.status();
@@ -188,6 +191,11 @@ Result<std::vector<std::string>> Node::FinishStarts(PreparedStarts& p,
   for (size_t i = 0; i < p.adopt; ++i) {
     // An instance skipped for an existing id or start key was not created: nothing to run.
     if (std::find(created->begin(), created->end(), p.ids[i]) == created->end()) {
+      ++unused;
+      continue;
+    }
+    if (IsTerminal(p.runs[i].second.status)) {  // it completed in its insert
+      worker_->CountFinishedAhead(p.runs[i].second);
       ++unused;
       continue;
     }

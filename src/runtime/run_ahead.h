@@ -5,11 +5,13 @@
 //
 // Only steps with no effect outside the instance run ahead: if the process dies before the insert,
 // nothing happened anywhere and the caller got no answer. The run-ahead stops before an activity
-// with an external effect, at the first commit point, after kMaxSteps steps or past kBudget. A step
-// that leaves something the insert cannot carry (a bookmark, an outbox item, the end of the
-// instance) is undone: the state goes back to what it was before that step, and the worker runs it
-// again after the insert, as it always did. What a step writes (WriteLine, Log) is held until the
-// step is kept, so an undone step prints nothing.
+// with an external effect, at the first commit point, after kMaxSteps steps or past kBudget. An
+// instance that completes with nothing to hand on (no bookmark, outbox item, incident or parent to
+// resume) is kept completed: the insert writes it finished, the only write it ever gets. A step that
+// leaves something else the insert cannot carry (a bookmark, an outbox item, a fault, a child's end)
+// is undone: the state goes back to what it was before that step, and the worker runs it again
+// after the insert, as it always did. What a step writes (WriteLine, Log) is held until the step is
+// kept, so an undone step prints nothing.
 #pragma once
 
 #include <chrono>
@@ -33,6 +35,7 @@ class RunAhead {
 
   // Steps `state` (as Engine::Start made it, or as a previous call left it). Returns the number of
   // steps kept; their records are in state.journal, to be written with the row (NewInstance::journal).
+  // state.status is Completed when the last kept step ended the instance.
   size_t Run(const CompiledWorkflow& wf, InstanceState& state);
 
  private:

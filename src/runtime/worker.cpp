@@ -89,18 +89,16 @@ Worker::Worker(Store& store, WorkflowCache& workflows, const ActivityRegistry& r
     : store_(store),
       workflows_(workflows),
       registry_(registry),
-      services_(std::move(services)),
-      options_(std::move(options)),
-      // The executors' services (the constructor's body sets the abort flag as `cancel`).
-      run_ahead_(registry, [this] {
-        EngineServices s = services_;
+      // In-flight I/O is aborted through `cancel` (the abort flag unless the caller gave one).
+      services_([this](EngineServices s) {
         if (!s.cancel) s.cancel = &abort_;
         return s;
-      }()) {
+      }(std::move(services))),
+      options_(std::move(options)),
+      run_ahead_(registry, services_) {
   if (options_.concurrency < 1) options_.concurrency = 1;
   if (options_.max_in_flight == 0)
     options_.max_in_flight = static_cast<size_t>(options_.concurrency) * options_.claim_batch;
-  if (!services_.cancel) services_.cancel = &abort_;
 }
 
 Worker::~Worker() {
@@ -193,6 +191,17 @@ Status Worker::RunNow(std::shared_ptr<const CompiledWorkflow> wf, InstanceState 
   TimePoint now = services_.clock->Now();
   auto epoch = store_.CreateClaimedInstance(n, options_.node_id, options_.lease, now);
   if (!epoch.ok()) return epoch.status();
+  if (IsTerminal(state.status)) {
+    // It completed before its row existed: the insert was its only write, and the answer is ready.
+    CountFinishedAhead(state);
+    BurstReport report;
+    report.instance_id = state.id;
+    report.status = state.status;
+    report.state = StateToJson(state, wf->ids());
+    report.committed = true;
+    done(std::move(report));
+    return Status::Ok();
+  }
   auto slot = OwnSlot(std::move(wf), std::move(state), *epoch);
   slot->done = std::move(done);
   in_flight_++;
@@ -204,9 +213,17 @@ NewInstance Worker::RowRunAhead(const CompiledWorkflow& wf, InstanceState& state
   counters_.steps += static_cast<int64_t>(run_ahead_.Run(wf, state));
   for (const auto& r : state.journal) metrics::RecordActivityExecution(r.activity_type, r.status);
   NewInstance n = NewInstanceFrom(state, wf);
+  if (IsTerminal(state.status)) n.runnable = false;
   n.journal = std::move(state.journal);
   state.journal.clear();
   return n;
+}
+
+void Worker::CountFinishedAhead(const InstanceState& state) {
+  counters_.completed++;
+  metrics::RecordWorkflowFinished(
+      InstanceStatusName(state.status),
+      std::chrono::duration<double>(state.finished_at.value_or(state.created_at) - state.created_at).count());
 }
 
 std::unique_ptr<Worker::Slot> Worker::OwnSlot(std::shared_ptr<const CompiledWorkflow> wf, InstanceState state,

@@ -83,8 +83,11 @@ class Worker {
   // The row of a new instance this worker is about to run itself (RunNow, or a start it adopts):
   // first its pure first steps run on the calling thread (RunAhead), and the row carries their
   // journal records, so that the insert is the instance's first commit point. `state` is left as
-  // the row has it, with an empty journal.
+  // the row has it, with an empty journal. An instance that completed there (state.status) gets a
+  // finished row, not runnable: there is nothing left to run, and it is not adopted.
   NewInstance RowRunAhead(const CompiledWorkflow& wf, InstanceState& state);
+  // Counts an instance that RowRunAhead finished as completed, once its row is written.
+  void CountFinishedAhead(const InstanceState& state);
   // Gives these leases back from the dispatcher's thread (without a database call on the caller's).
   void ReleaseLater(std::vector<std::pair<std::string, int64_t>> leases);
   const std::string& node_id() const { return options_.node_id; }

@@ -134,6 +134,9 @@ struct NewInstance {
   std::string state_text;
   TimePoint created_at{};
   std::optional<TimePoint> wake_at;
+  // Set for an instance that finished before it was written (RunAhead): it is created in its final
+  // status, not runnable and unleased.
+  std::optional<TimePoint> finished_at;
   bool runnable = true;
   // Non-empty: the instance is created already leased to this owner (epoch 1, lease until
   // created_at + lease), so no other worker claims it; set `runnable` false. The API node's worker
@@ -409,7 +412,8 @@ class Store {
   virtual Result<std::vector<std::string>> CreateInstancesAndDeliveries(
       const std::vector<NewInstance>& instances, const std::vector<WebhookDeliveryRecord>& deliveries) = 0;
   // Inserts one instance already leased by `owner` (sync execution: no queue round trip). Returns
-  // the epoch to commit with.
+  // the epoch to commit with. An instance that finished before it was written (finished_at set) is
+  // inserted in its final status without a lease, and the epoch is 0: there is nothing to commit.
   virtual Result<int64_t> CreateClaimedInstance(const NewInstance& instance, const std::string& owner,
                                                 std::chrono::milliseconds lease, TimePoint now) = 0;
   virtual Result<InstanceRecord> GetInstance(const std::string& id) = 0;

@@ -92,17 +92,18 @@ size_t AddJournalArrays(
 
 namespace {
 
-#define TRELLIS_INSERT_INSTANCES                                                                            \
-  "INSERT INTO workflow_instances (id, workflow_id, version, status, correlation_id, parent_id, "           \
-  "parent_bookmark, start_key, state, created_at, updated_at, wake_at, runnable, lease_owner, "             \
-  "lease_expires, epoch) "                                                                                  \
-  "SELECT id, workflow_id, version, status, correlation_id, parent_id, parent_bookmark, start_key, state, " \
-  "created_at, created_at, wake_at, runnable, lease_owner, created_at + lease, "                            \
-  "CASE WHEN lease_owner IS NULL THEN 0 ELSE 1 END FROM unnest($1::text[], $2::text[], $3::int[], "         \
-  "$4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::bigint[], $11::bigint[], "  \
-  "$12::bool[], $13::text[], $14::bigint[]) AS n(id, workflow_id, version, status, correlation_id, "        \
-  "parent_id, parent_bookmark, start_key, state, created_at, wake_at, runnable, lease_owner, lease) "       \
-  "ON CONFLICT DO NOTHING RETURNING id, lease_owner IS NULL"
+#define TRELLIS_INSERT_INSTANCES                                                                             \
+  "INSERT INTO workflow_instances (id, workflow_id, version, status, correlation_id, parent_id, "            \
+  "parent_bookmark, start_key, state, created_at, updated_at, finished_at, wake_at, runnable, lease_owner, " \
+  "lease_expires, epoch) "                                                                                   \
+  "SELECT id, workflow_id, version, status, correlation_id, parent_id, parent_bookmark, start_key, state, "  \
+  "created_at, COALESCE(finished_at, created_at), finished_at, wake_at, runnable, lease_owner, "             \
+  "created_at + lease, CASE WHEN lease_owner IS NULL THEN 0 ELSE 1 END FROM unnest($1::text[], $2::text[], " \
+  "$3::int[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::bigint[], "       \
+  "$11::bigint[], $12::bool[], $13::text[], $14::bigint[], $15::bigint[]) AS n(id, workflow_id, version, "   \
+  "status, correlation_id, parent_id, parent_bookmark, start_key, state, created_at, wake_at, runnable, "    \
+  "lease_owner, lease, finished_at) "                                                                        \
+  "ON CONFLICT DO NOTHING RETURNING id, lease_owner IS NULL AND runnable"
 
 constexpr const char* kInsertInstancesSql = TRELLIS_INSERT_INSTANCES;
 
@@ -110,8 +111,8 @@ constexpr const char* kInsertInstancesSql = TRELLIS_INSERT_INSTANCES;
 // for the rows it created only: an id or start key that already existed writes nothing.
 constexpr const char* kInsertInstancesWithJournalSql =
     "WITH i AS (" TRELLIS_INSERT_INSTANCES "), j AS (" TRELLIS_JOURNAL_INSERT
-    "SELECT r.* FROM unnest($15::text[], $16::bigint[], $17::text[], $18::text[], $19::int[], $20::text[], "
-    "$21::text[], $22::bigint[], $23::bigint[], $24::text[], $25::text[], $26::bool[]) AS r(instance_id, "
+    "SELECT r.* FROM unnest($16::text[], $17::bigint[], $18::text[], $19::text[], $20::int[], $21::text[], "
+    "$22::text[], $23::bigint[], $24::bigint[], $25::text[], $26::text[], $27::bool[]) AS r(instance_id, "
     "sequence, activity_id, activity_type, attempt, status, outcome, started_at, finished_at, output, error, "
     "truncated) WHERE r.instance_id IN (SELECT id FROM i)) SELECT * FROM i";
 
@@ -132,7 +133,7 @@ Result<std::vector<std::string>> PostgresStore::InsertInstances(pg::Connection& 
                                                                 const std::vector<NewInstance>& instances,
                                                                 bool* claimable) {
   pg::ArrayLiteral id, wf, ver, status, corr, parent, pbm, start, state, created, wake, runnable, owner,
-      lease;
+      lease, finished;
   int64_t now = ToMillis(Now());
   for (const auto& n : instances) {
     id.Add(n.id), wf.Add(n.workflow_id), ver.Add(int64_t{n.version}),
@@ -147,7 +148,7 @@ Result<std::vector<std::string>> PostgresStore::InsertInstances(pg::Connection& 
     else
       state.Add(n.state_text);
     created.Add(n.created_at == TimePoint{} ? now : ToMillis(n.created_at));
-    wake.Add(OptMillis(n.wake_at)), runnable.Add(n.runnable);
+    wake.Add(OptMillis(n.wake_at)), runnable.Add(n.runnable), finished.Add(OptMillis(n.finished_at));
     if (n.lease_owner.empty()) {
       owner.AddNull(), lease.AddNull();
     } else {
@@ -157,16 +158,20 @@ Result<std::vector<std::string>> PostgresStore::InsertInstances(pg::Connection& 
   pg::Params params;
   params.Add(id.Take()).Add(wf.Take()).Add(ver.Take()).Add(status.Take()).Add(corr.Take()).Add(parent.Take());
   params.Add(pbm.Take()).Add(start.Take()).Add(state.Take()).Add(created.Take()).Add(wake.Take());
-  params.Add(runnable.Take()).Add(owner.Take()).Add(lease.Take());
+  params.Add(runnable.Take()).Add(owner.Take()).Add(lease.Take()).Add(finished.Take());
   // An id twice in one batch creates its first row only (as CreationBatcher credits it): only that
   // occurrence's records may be written, or a skipped duplicate's would land on the created row.
-  std::vector<std::pair<const std::string*, const std::vector<JournalRecord>*>> journals;
-  std::set<std::string_view> seen;
-  for (const auto& n : instances) {
-    if (seen.insert(n.id).second && !n.journal.empty()) journals.emplace_back(&n.id, &n.journal);
+  bool with_journal = std::any_of(instances.begin(), instances.end(),
+                                  [](const NewInstance& n) { return !n.journal.empty(); });
+  if (with_journal) {
+    std::vector<std::pair<const std::string*, const std::vector<JournalRecord>*>> journals;
+    std::set<std::string_view> seen;
+    for (const auto& n : instances) {
+      if (seen.insert(n.id).second && !n.journal.empty()) journals.emplace_back(&n.id, &n.journal);
+    }
+    pg::AddJournalArrays(params, journals, options_.journal_output_limit);
   }
-  if (!journals.empty()) pg::AddJournalArrays(params, journals, options_.journal_output_limit);
-  auto r = c.Exec(journals.empty() ? kInsertInstancesSql : kInsertInstancesWithJournalSql, params);
+  auto r = c.Exec(with_journal ? kInsertInstancesWithJournalSql : kInsertInstancesSql, params);
   if (!r.ok()) return r.status();
   std::set<std::string> made;
   if (claimable != nullptr) *claimable = false;
@@ -209,10 +214,13 @@ Result<std::vector<std::string>> PostgresStore::CreateInstancesAndDeliveries(
 Result<int64_t> PostgresStore::CreateClaimedInstance(const NewInstance& n, const std::string& owner,
                                                      std::chrono::milliseconds lease, TimePoint now) {
   std::vector<NewInstance> one{n};
-  one[0].lease_owner = owner;
   if (one[0].created_at == TimePoint{}) one[0].created_at = now;
-  // The lease runs from `now` (the insert stores created_at + lease).
-  one[0].lease = lease + std::chrono::duration_cast<std::chrono::milliseconds>(now - one[0].created_at);
+  bool finished = n.finished_at.has_value();
+  if (!finished) {
+    one[0].lease_owner = owner;
+    // The lease runs from `now` (the insert stores created_at + lease).
+    one[0].lease = lease + std::chrono::duration_cast<std::chrono::milliseconds>(now - one[0].created_at);
+  }
   bool created = false;
   Status s = Run(Mode::kWrite, [&](pg::Connection& c) -> Status {
     auto r = InsertInstances(c, one);
@@ -222,7 +230,7 @@ Result<int64_t> PostgresStore::CreateClaimedInstance(const NewInstance& n, const
   });
   if (!s.ok()) return s;
   if (!created) return Conflict("instance " + n.id + " (or its start key) already exists");
-  return int64_t{1};
+  return int64_t{finished ? 0 : 1};
 }
 
 Result<InstanceRecord> PostgresStore::GetInstance(const std::string& id) {

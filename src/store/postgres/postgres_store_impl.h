@@ -138,7 +138,7 @@ class PostgresStore final : public Store {
   Status Run(Mode mode, const std::function<Status(pg::Connection&)>& fn);
 
   // Inserts instances (CreateInstances, commit children, schedule firings) on `c`; returns ids
-  // created. `claimable`, when given, is set when one of them was created without a lease owner.
+  // created. `claimable`, when given, is set when one of them was created runnable and unleased.
   Result<std::vector<std::string>> InsertInstances(pg::Connection& c,
                                                    const std::vector<NewInstance>& instances,
                                                    bool* claimable = nullptr);

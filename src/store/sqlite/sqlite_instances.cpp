@@ -52,7 +52,8 @@ bool SqliteStore::InsertInstance(const NewInstance& in, const std::string& owner
   auto stmt = db_->Prepare(
       "INSERT INTO workflow_instances (id, workflow_id, version, status, correlation_id, parent_id, "
       "parent_bookmark, start_key, state, created_at, updated_at, wake_at, runnable, lease_owner, "
-      "lease_expires, epoch) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, ?11, ?12, ?13, ?14, ?15) "
+      "lease_expires, epoch, finished_at) "
+      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, COALESCE(?16, ?10), ?11, ?12, ?13, ?14, ?15, ?16) "
       "ON CONFLICT DO NOTHING");
   stmt.Args(in.id, in.workflow_id, in.version, InstanceStatusName(in.status), in.correlation_id, in.parent_id,
             in.parent_bookmark);
@@ -74,7 +75,7 @@ bool SqliteStore::InsertInstance(const NewInstance& in, const std::string& owner
   } else {
     stmt.Bind(13, owner);
   }
-  stmt.Bind(14, lease_expires).Bind(15, epoch);
+  stmt.Bind(14, lease_expires).Bind(15, epoch).Bind(16, in.finished_at);
   if (stmt.Run() != 1) return false;
   InsertJournal(in.id, in.journal);
   return true;
@@ -125,7 +126,7 @@ Result<std::vector<std::string>> SqliteStore::CreateInstancesAndDeliveries(
       if (InsertInstance(n, n.lease_owner, leased ? std::optional(n.created_at + n.lease) : std::nullopt,
                          leased ? 1 : 0, n.state_text.empty() ? &states[i] : nullptr)) {
         ids.push_back(n.id);
-        announce = announce || !leased;
+        announce = announce || (!leased && n.runnable);
       }
     }
     for (const auto& d : deliveries) {
@@ -145,17 +146,20 @@ Result<std::vector<std::string>> SqliteStore::CreateInstancesAndDeliveries(
 
 Result<int64_t> SqliteStore::CreateClaimedInstance(const NewInstance& instance, const std::string& owner,
                                                    std::chrono::milliseconds lease, TimePoint now) {
+  bool finished = instance.finished_at.has_value();
   auto epoch = Run([&]() -> Result<int64_t> {
     SqliteTxn txn(*db_);  // the row and the journal records it may carry (NewInstance::journal)
-    if (!InsertInstance(instance, owner, now + lease, 1)) {
+    bool inserted = finished ? InsertInstance(instance, "", std::nullopt, 0)
+                             : InsertInstance(instance, owner, now + lease, 1);
+    if (!inserted) {
       return Conflict("instance " + instance.id +
                       (instance.start_key.empty() ? "" : " or start key " + instance.start_key) +
                       " already exists");
     }
     txn.Commit();
-    return int64_t{1};
+    return int64_t{finished ? 0 : 1};
   });
-  if (epoch.ok()) Announce();
+  if (epoch.ok() && !finished) Announce();
   return epoch;
 }
 

@@ -58,13 +58,30 @@ activities:
   EXPECT_EQ(wf_->activity(s.ready[s.ready_head].activity).def->id, "b");
 }
 
-TEST_F(RunAheadTest, UndoesTheStepThatEndsTheInstance) {
-  InstanceState s = Start(R"(
+// Two pure steps; the second ends the instance.
+constexpr const char* kPure = R"(
 id: pure
 activities:
   - {id: a, type: SetVariable, name: x, value: "{{ input.n * 10 }}"}
   - {id: b, type: SetOutput, name: x, value: "{{ vars.x }}"}
-)");
+)";
+
+TEST_F(RunAheadTest, AnInstanceThatCompletesIsKeptCompleted) {
+  InstanceState s = Start(kPure);
+  RunAhead ahead(BuiltinActivities(), services_);
+  EXPECT_EQ(ahead.Run(*wf_, s), 2u);
+  // Nothing is left to hand on: the insert writes it finished.
+  EXPECT_EQ(s.status, InstanceStatus::kCompleted);
+  EXPECT_EQ(s.output["x"], 20);
+  EXPECT_TRUE(s.finished_at.has_value());
+  EXPECT_EQ(Ids(s), (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(s.ready_count(), 0u);
+}
+
+TEST_F(RunAheadTest, UndoesTheStepThatEndsAChildOrFaults) {
+  // A child's end resumes its parent in the committing transaction: the worker runs it.
+  InstanceState s = Start(kPure);
+  s.parent_id = "parent";
   RunAhead ahead(BuiltinActivities(), services_);
   EXPECT_EQ(ahead.Run(*wf_, s), 1u);
   // b would have completed the instance: it is not run ahead, and nothing of it is left.
@@ -80,22 +97,42 @@ activities:
   EXPECT_EQ(s.output["x"], 20);
   EXPECT_EQ(Ids(s), (std::vector<std::string>{"a", "b"}));
   EXPECT_EQ(s.journal[1].sequence, 2u);
+
+  // A fault leaves an incident: undone too.
+  InstanceState faults = Start(R"~(
+id: faults
+activities:
+  - {id: a, type: SetVariable, name: x, value: 1}
+  - {id: bad, type: Script, code: "error('no')"}
+)~");
+  EXPECT_EQ(ahead.Run(*wf_, faults), 1u);
+  EXPECT_EQ(faults.status, InstanceStatus::kRunning);
+  EXPECT_TRUE(faults.incidents.empty());
+  EXPECT_EQ(Ids(faults), std::vector<std::string>{"a"});
 }
 
-TEST_F(RunAheadTest, AnUndoneStepWritesNothing) {
-  std::vector<std::string> lines;
-  services_.write_line = [&lines](std::string_view text) { lines.emplace_back(text); };
-  InstanceState s = Start(R"(
+constexpr const char* kSays = R"(
 id: says
 activities:
   - {id: one, type: WriteLine, text: "first"}
   - {id: two, type: WriteLine, text: "second"}
-)");
+)";
+
+TEST_F(RunAheadTest, AnUndoneStepWritesNothing) {
+  std::vector<std::string> lines;
+  services_.write_line = [&lines](std::string_view text) { lines.emplace_back(text); };
+  InstanceState s = Start(kSays);
+  s.parent_id = "parent";
   RunAhead ahead(BuiltinActivities(), services_);
   EXPECT_EQ(ahead.Run(*wf_, s), 1u);
-  // `two` ended the instance and was undone: only the kept step's line reached the sink.
+  // `two` ended the child and was undone: only the kept step's line reached the sink.
   EXPECT_EQ(lines, std::vector<std::string>{"first"});
   EXPECT_EQ(Ids(s), std::vector<std::string>{"one"});
+  // Without a parent both are kept, and both lines are written once.
+  lines.clear();
+  InstanceState top = Start(kSays);
+  EXPECT_EQ(ahead.Run(*wf_, top), 2u);
+  EXPECT_EQ(lines, (std::vector<std::string>{"first", "second"}));
 }
 
 TEST_F(RunAheadTest, UndoesASuspensionAndARetry) {

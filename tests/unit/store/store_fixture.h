@@ -181,6 +181,18 @@ class StoreConformanceTest : public ::testing::TestWithParam<std::string> {
     return c;
   }
 
+  // The commit that completes instance `id` at `at`, by the holder of `epoch`.
+  static InstanceCommit Completion(const std::string& id, int64_t epoch, TimePoint at) {
+    InstanceCommit c;
+    c.id = id;
+    c.epoch = epoch;
+    c.status = InstanceStatus::kCompleted;
+    c.state = Json{{"done", true}};
+    c.now = at;
+    c.finished_at = at;
+    return c;
+  }
+
   std::vector<CommitOutcome> CommitAll(const std::vector<InstanceCommit>& commits) {
     auto outcomes = store_->Commit(commits);
     EXPECT_TRUE(outcomes.ok()) << outcomes.status().ToString();

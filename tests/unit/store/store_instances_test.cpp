@@ -58,13 +58,7 @@ TEST_P(StoreConformanceTest, CreateClaimedInstanceIsLeasedAndCommittable) {
   EXPECT_EQ(r.epoch, *epoch);
   EXPECT_EQ(r.lease_expires, At(30));
   EXPECT_TRUE(ClaimAll(At(1)).empty());  // leased
-  InstanceCommit c;
-  c.id = "sync";
-  c.epoch = *epoch;
-  c.status = InstanceStatus::kCompleted;
-  c.state = Json{{"done", true}};
-  c.now = At(2);
-  c.finished_at = At(2);
+  InstanceCommit c = Completion("sync", *epoch, At(2));
   EXPECT_EQ(CommitAll({c}), std::vector<CommitOutcome>{CommitOutcome::kCommitted});
   EXPECT_EQ(Get("sync").status, InstanceStatus::kCompleted);
   EXPECT_FALSE(
@@ -97,13 +91,7 @@ TEST_P(StoreConformanceTest, CreateInstancesCanCreateSomeAlreadyLeased) {
   ASSERT_EQ(claimed.size(), 1u);
   EXPECT_EQ(claimed[0].record.id, "shared");
   // The owner commits at epoch 1; a stale epoch is fenced.
-  InstanceCommit c;
-  c.id = "adopted";
-  c.epoch = 0;
-  c.status = InstanceStatus::kCompleted;
-  c.state = Json{{"done", true}};
-  c.now = At(7);
-  c.finished_at = At(7);
+  InstanceCommit c = Completion("adopted", 0, At(7));
   EXPECT_EQ(CommitAll({c}), std::vector<CommitOutcome>{CommitOutcome::kFenced});
   c.epoch = 1;
   EXPECT_EQ(CommitAll({c}), std::vector<CommitOutcome>{CommitOutcome::kCommitted});
@@ -170,13 +158,7 @@ TEST_P(StoreConformanceTest, CreationWritesTheJournalOfTheRowsItCreates) {
   sync.journal = {Record(1)};
   auto epoch = store_->CreateClaimedInstance(sync, "node-a", std::chrono::seconds(30), At(0));
   ASSERT_TRUE(epoch.ok()) << epoch.status().ToString();
-  InstanceCommit c;
-  c.id = "ahead-sync";
-  c.epoch = *epoch;
-  c.status = InstanceStatus::kCompleted;
-  c.state = Json{{"done", true}};
-  c.now = At(2);
-  c.finished_at = At(2);
+  InstanceCommit c = Completion("ahead-sync", *epoch, At(2));
   c.journal = {Record(2)};
   EXPECT_EQ(CommitAll({c}), std::vector<CommitOutcome>{CommitOutcome::kCommitted});
   auto js = Journal("ahead-sync");
@@ -186,6 +168,45 @@ TEST_P(StoreConformanceTest, CreationWritesTheJournalOfTheRowsItCreates) {
   EXPECT_EQ(store_->CreateClaimedInstance(sync, "node-a", std::chrono::seconds(30), At(0)).status().code(),
             StatusCode::kConflict);
   EXPECT_EQ(Journal("ahead-sync")[0].record.output, (Json{{"ok", true}}));
+}
+
+// An instance that ran to its end before it was written (RunAhead) is created finished, with its
+// journal: not runnable, unleased, never claimed, its updated_at its finish, pruned by retention.
+TEST_P(StoreConformanceTest, AnInstanceCanBeCreatedFinished) {
+  auto finished = [](const std::string& id) {
+    NewInstance n = Instance(id, At(1), false);
+    n.status = InstanceStatus::kCompleted;
+    n.finished_at = At(3);
+    n.journal = {Record(1), Record(2)};
+    return n;
+  };
+  Create({finished("done-batch"), Instance("running", At(1))});
+  auto epoch =
+      store_->CreateClaimedInstance(finished("done-sync"), "node-a", std::chrono::seconds(30), At(2));
+  ASSERT_TRUE(epoch.ok()) << epoch.status().ToString();
+  EXPECT_EQ(*epoch, 0);  // nothing to commit
+  for (const std::string id : {"done-batch", "done-sync"}) {
+    SCOPED_TRACE(id);
+    InstanceRecord r = Get(id);
+    EXPECT_EQ(r.status, InstanceStatus::kCompleted);
+    EXPECT_EQ(r.finished_at, At(3));
+    EXPECT_EQ(r.updated_at, At(3));
+    EXPECT_EQ(r.created_at, At(1));
+    EXPECT_FALSE(r.runnable);
+    EXPECT_TRUE(r.lease_owner.empty());
+    EXPECT_FALSE(r.lease_expires.has_value());
+    EXPECT_EQ(r.epoch, 0);
+    ASSERT_EQ(Journal(id).size(), 2u);
+  }
+  // Only the running one is claimed; the finished ones are pruned with the other finished rows.
+  auto claimed = ClaimAll(At(4));
+  ASSERT_EQ(claimed.size(), 1u);
+  EXPECT_EQ(claimed[0].record.id, "running");
+  auto pruned = store_->PruneFinished(At(4), 100);
+  ASSERT_TRUE(pruned.ok()) << pruned.status().ToString();
+  EXPECT_EQ(*pruned, 2);
+  EXPECT_EQ(store_->GetInstance("done-sync").status().code(), StatusCode::kNotFound);
+  EXPECT_TRUE(Journal("done-batch").empty());
 }
 
 TEST_P(StoreConformanceTest, ListInstancesFiltersAndPaginatesNewestFirst) {
