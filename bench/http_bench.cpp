@@ -517,9 +517,14 @@ int main(int argc, char** argv) {
       s.sets.push_back(next());
     else if (a == "--perf-dir")
       s.perf_dir = next();
-    else if (a == "--commit")
-      s.commit_each = next() != "end";
-    else if (a == "--only") {
+    else if (a == "--commit") {
+      std::string mode = next();
+      if (mode != "activity" && mode != "end") {
+        std::cerr << "trellis_http_bench: --commit takes activity or end, not '" << mode << "'\n";
+        return 2;
+      }
+      s.commit_each = mode == "activity";
+    } else if (a == "--only") {
       std::string which = next();
       sqlite = which == "sqlite";
       postgres = which == "postgres";

@@ -7,7 +7,9 @@
 
 namespace trellis {
 
-inline NewInstance NewInstanceFrom(const InstanceState& state, const CompiledWorkflow& wf) {
+// `state_json`, when given, receives the state as JSON (the row's text is its dump).
+inline NewInstance NewInstanceFrom(const InstanceState& state, const CompiledWorkflow& wf,
+                                   Json* state_json = nullptr) {
   NewInstance n;
   n.id = state.id;
   n.workflow_id = state.workflow_id;
@@ -15,7 +17,9 @@ inline NewInstance NewInstanceFrom(const InstanceState& state, const CompiledWor
   n.status = state.status;
   n.correlation_id = state.correlation_id;
   n.parent_id = state.parent_id;
-  n.state_text = StateToJson(state, wf.ids()).dump(-1, ' ', false, Json::error_handler_t::replace);
+  Json json = StateToJson(state, wf.ids());
+  n.state_text = json.dump(-1, ' ', false, Json::error_handler_t::replace);
+  if (state_json != nullptr) *state_json = std::move(json);
   n.created_at = state.created_at;
   n.finished_at = state.finished_at;
   return n;

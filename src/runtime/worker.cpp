@@ -187,7 +187,8 @@ void Worker::Stop(std::chrono::milliseconds deadline) {
 Status Worker::RunNow(std::shared_ptr<const CompiledWorkflow> wf, InstanceState state,
                       std::function<void(BurstReport)> done) {
   if (!running_.load() || draining_.load()) return Unavailable("this node is shutting down");
-  NewInstance n = RowRunAhead(*wf, state);
+  Json state_json;  // what the row holds: the answer, if the instance finishes in its insert
+  NewInstance n = RowRunAhead(*wf, state, &state_json);
   TimePoint now = services_.clock->Now();
   auto epoch = store_.CreateClaimedInstance(n, options_.node_id, options_.lease, now);
   if (!epoch.ok()) return epoch.status();
@@ -197,7 +198,7 @@ Status Worker::RunNow(std::shared_ptr<const CompiledWorkflow> wf, InstanceState 
     BurstReport report;
     report.instance_id = state.id;
     report.status = state.status;
-    report.state = StateToJson(state, wf->ids());
+    report.state = std::move(state_json);
     report.committed = true;
     done(std::move(report));
     return Status::Ok();
@@ -209,10 +210,10 @@ Status Worker::RunNow(std::shared_ptr<const CompiledWorkflow> wf, InstanceState 
   return Status::Ok();
 }
 
-NewInstance Worker::RowRunAhead(const CompiledWorkflow& wf, InstanceState& state) {
+NewInstance Worker::RowRunAhead(const CompiledWorkflow& wf, InstanceState& state, Json* state_json) {
   counters_.steps += static_cast<int64_t>(run_ahead_.Run(wf, state));
   for (const auto& r : state.journal) metrics::RecordActivityExecution(r.activity_type, r.status);
-  NewInstance n = NewInstanceFrom(state, wf);
+  NewInstance n = NewInstanceFrom(state, wf, state_json);
   if (IsTerminal(state.status)) n.runnable = false;
   n.journal = std::move(state.journal);
   state.journal.clear();

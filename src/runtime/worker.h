@@ -85,7 +85,7 @@ class Worker {
   // journal records, so that the insert is the instance's first commit point. `state` is left as
   // the row has it, with an empty journal. An instance that completed there (state.status) gets a
   // finished row, not runnable: there is nothing left to run, and it is not adopted.
-  NewInstance RowRunAhead(const CompiledWorkflow& wf, InstanceState& state);
+  NewInstance RowRunAhead(const CompiledWorkflow& wf, InstanceState& state, Json* state_json = nullptr);
   // Counts an instance that RowRunAhead finished as completed, once its row is written.
   void CountFinishedAhead(const InstanceState& state);
   // Gives these leases back from the dispatcher's thread (without a database call on the caller's).

@@ -73,15 +73,15 @@ class RuntimeTest : public test::SqliteRuntimeTest {
   std::vector<std::unique_ptr<Node>> nodes_;
 };
 
-TEST_F(RuntimeTest, RunsAWorkflowToCompletionWithAJournalRecordPerStep) {
-  Save(R"(
-id: three
-options: {commit: activity}
-activities:
+// Three pure steps; the output `result` is 2.
+constexpr const char* kThreeSteps = R"(activities:
   - {id: a, type: SetVariable, name: x, value: 1}
   - {id: b, type: SetVariable, name: y, value: "{{ vars.x + 1 }}"}
   - {id: c, type: SetOutput, name: result, value: "{{ vars.y }}"}
-)");
+)";
+
+TEST_F(RuntimeTest, RunsAWorkflowToCompletionWithAJournalRecordPerStep) {
+  Save(std::string("id: three\noptions: {commit: activity}\n") + kThreeSteps);
   Node& node = StartNode();
   auto id = node.StartWorkflow("three", std::nullopt, {});
   ASSERT_TRUE(id.ok()) << id.status().message();
@@ -104,13 +104,7 @@ activities:
 // on both paths that run ahead: the insert writes it finished and is its only write. The worker
 // commits nothing and adopts nothing, and counts it completed.
 TEST_F(RuntimeTest, APureWorkflowIsWrittenOnceFinished) {
-  Save(R"(
-id: pure
-activities:
-  - {id: a, type: SetVariable, name: x, value: 1}
-  - {id: b, type: SetVariable, name: y, value: "{{ vars.x + 1 }}"}
-  - {id: c, type: SetOutput, name: result, value: "{{ vars.y }}"}
-)");
+  Save(std::string("id: pure\n") + kThreeSteps);
   Node& node = StartNode();
   const Worker::Counters& counters = node.worker().counters();
   auto started = node.StartWorkflow("pure", std::nullopt, {});
