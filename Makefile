@@ -52,12 +52,13 @@ test: format-check test-unit test-asan fuzz
 # Prints one JSON object: the engine benchmarks (pinned to one core: engine_steps_per_sec and every
 # benchmark's counters), then durable throughput on SQLite and on a throwaway PostgreSQL server
 # (sqlite_workflows_per_sec, postgres_workflows_per_sec, with details), then the HTTP figures of the
-# real `trellis server` (http_webhook_workflows_per_sec_*, http_execute_wait_p99_ms_*,
+# real `trellis server` (http_webhook_workflows_per_sec_*, http_execute_wait_p99_ms_*, on PostgreSQL
+# also with DESIGN.md's default commit points: *_postgres_default_commits;
 # start_to_ready_ms, idle_rss_mb, with http_details). Each step merges the previous one's JSON.
 bench: build
 	taskset -c 0 $(BUILD)/bench/trellis_bench > $(BUILD)/bench/engine.json
 	scripts/with-postgres $(BUILD)/bench/trellis_durable_bench --include $(BUILD)/bench/engine.json > $(BUILD)/bench/durable.json
-	scripts/with-postgres $(BUILD)/bench/trellis_http_bench --trellis $(BUILD)/trellis --include $(BUILD)/bench/durable.json
+	scripts/with-postgres $(BUILD)/bench/trellis_http_bench --trellis $(BUILD)/trellis --commit both --include $(BUILD)/bench/durable.json
 
 lint: configure
 	scripts/lint $(BUILD)

@@ -13,7 +13,12 @@
 //   http_execute_sustainable_per_sec_*: closed-loop rate of POST /api/workflows/{id}/execute with
 //     {"wait": true} on 16 connections;
 //   http_execute_wait_p99_ms_*: p99 latency of the same at half that rate, open loop (latency from
-//     the scheduled send time).
+//     the scheduled send time);
+//   *_postgres_default_commits (with --commit both, as `make bench` runs it): the same on
+//     PostgreSQL with DESIGN.md's default commit points, where these pure activities commit once,
+//     at the end.
+// Before PostgreSQL runs, the fresh cluster is given the recycled WAL segments a running server
+// has (PgPrepareWal).
 // The *_details objects hold request latencies, CPU used by the server, PostgreSQL and the whole
 // machine (this machine is shared: machine_busy_cores shows how much other work ran).
 #include <libpq-fe.h>
@@ -72,6 +77,7 @@ struct Settings {
   std::vector<std::string> sets;  // --set passed to the server
   std::string perf_dir;           // when set: perf record the server during the webhook run
   bool commit_each = true;        // --commit end: the workflows commit only at their end
+  int wal_warmup_mb = 800;        // PgPrepareWal; --wal-warmup-mb 0 measures the fresh cluster
 };
 
 // Publishes a definition; empty on success, else the reason.
@@ -124,6 +130,13 @@ Json LoadJson(const LoadResult& r) {
             {"requests_per_sec", r.requests_per_sec},
             {"latency", LatencyJson(r.latency)}};
   if (r.late_sends > 0) j["late_sends"] = r.late_sends;
+  if (!r.slow.empty()) {
+    // Over 5 ms, one by one: [start after the run began, latency, of which the generator's own
+    // lateness in sending], all in ms; the wall-clock start lines them up with server logs.
+    Json slow = Json::array();
+    for (const SlowRequest& q : r.slow) slow.push_back({q.at_ms, q.latency_ms, q.send_delay_ms});
+    j["slow_requests"] = {{"start_unix_ms", r.start_unix_ms}, {"at_latency_send_delay_ms", slow}};
+  }
   if (!r.first_error.empty()) j["first_error"] = r.first_error;
   return j;
 }
@@ -168,6 +181,32 @@ Json PgSnapshot(const std::string& admin_url) {
           {"wal_records", std::atoll(row[2].c_str())},      {"wal_bytes", std::atof(row[3].c_str())},
           {"wal_write", std::atoll(row[4].c_str())},        {"wal_sync", std::atoll(row[5].c_str())},
           {"wal_write_time_ms", std::atof(row[6].c_str())}, {"wal_sync_time_ms", std::atof(row[7].c_str())}};
+}
+
+// Brings the fresh cluster's WAL to the steady state of a server that has been running: WAL
+// segments that already exist. A fresh cluster has none to recycle, so every 16 MB of WAL makes
+// a backend create a segment, zero-filled and synced while it holds the WAL write lock; every
+// commit waits behind it (50-70 ms on this machine's disk, once in every few seconds of load). A
+// long-running server recycles the segments its checkpoints free (up to min_wal_size). So: keep
+// 2 GB, write `mb` of WAL, checkpoint. Returns the WAL segments ready ahead, or -1 with `error`.
+int PgPrepareWal(const std::string& admin_url, int mb, std::string* error) {
+  for (const char* sql : {"ALTER SYSTEM SET min_wal_size = '2GB'", "ALTER SYSTEM SET max_wal_size = '4GB'",
+                          "SELECT pg_reload_conf()"}) {
+    if (*error = PgExec(admin_url, sql); !error->empty()) return -1;
+  }
+  // A ~1 KB row writes a little over 1 KB of WAL.
+  std::string fill =
+      "CREATE TABLE trellis_bench_wal_warmup AS SELECT repeat('x', 1000) AS pad FROM "
+      "generate_series(1, " +
+      std::to_string(mb * 1000) + ")";
+  for (const std::string& sql :
+       {fill, std::string("DROP TABLE trellis_bench_wal_warmup"), std::string("CHECKPOINT")}) {
+    if (*error = PgExec(admin_url, sql); !error->empty()) return -1;
+  }
+  auto row =
+      PgRow(admin_url,
+            "SELECT count(*) FROM pg_ls_waldir() WHERE name > pg_walfile_name(pg_current_wal_lsn())", error);
+  return row.size() == 1 ? std::atoi(row[0].c_str()) : -1;
 }
 
 // What `total` workflows cost PostgreSQL: write transactions and WAL (exact, from `during`), WAL
@@ -308,6 +347,27 @@ Json WebhookRun(ServerProcess& server, const std::string& url, int total, int co
   return j;
 }
 
+// The server's own histogram of execute answers (http_request_duration_seconds, from the request
+// read to the answer written): {count, answered within 5 ms}. Set against the client's figures it
+// tells time in the server from time in the kernel, the scheduler and the load generator.
+std::pair<double, double> ServerExecuteTimes(int port) {
+  HttpReply r = HttpCall("127.0.0.1", port, {.method = "GET", .path = "/metrics"});
+  double count = 0, fast = 0;
+  size_t pos = 0;
+  while (pos < r.body.size()) {
+    size_t eol = r.body.find('\n', pos);
+    if (eol == std::string::npos) eol = r.body.size();
+    std::string_view line(r.body.data() + pos, eol - pos);
+    pos = eol + 1;
+    if (line.find("route=\"/api/workflows/{id}/execute\"") == std::string_view::npos) continue;
+    double v = std::atof(std::string(line.substr(line.rfind(' ') + 1)).c_str());
+    if (line.rfind("http_request_duration_seconds_count", 0) == 0) count = v;
+    if (line.rfind("http_request_duration_seconds_bucket", 0) == 0 && line.find("le=\"0.005\"") != line.npos)
+      fast = v;
+  }
+  return {count, fast};
+}
+
 // The sustainable rate of sync executes (closed loop), then latency at half of it (open loop).
 Json ExecuteRun(ServerProcess& server, const Settings& s) {
   if (std::string e = Publish(server.port(), ThreeActivityWorkflow("bench-execute", "", s.commit_each));
@@ -351,8 +411,13 @@ Json ExecuteRun(ServerProcess& server, const Settings& s) {
     return out;
   }
   cpu.Reset();
+  auto [count_before, fast_before] = ServerExecuteTimes(server.port());
   LoadResult half = RunLoad(open, exec);
+  auto [count_after, fast_after] = ServerExecuteTimes(server.port());
   out["open_loop"] = LoadJson(half);
+  // Includes the warm-up's answers, which the client's figures leave out.
+  out["open_loop_server_view"] = {{"answers", count_after - count_before},
+                                  {"over_5ms", (count_after - count_before) - (fast_after - fast_before)}};
   out["open_loop_rate"] = open.rate;
   out["open_loop_connections"] = s.open_loop_connections;
   out["open_loop_cpu"] = cpu.Report();
@@ -492,6 +557,10 @@ int main(int argc, char** argv) {
 #endif
   std::string include;
   bool sqlite = true, postgres = true;
+  // activity: the bench's workflows commit after every activity; end: DESIGN.md's default commit
+  // points (only the end, for these pure activities); both: PostgreSQL runs once each way, the
+  // second under keys ending in _postgres_default_commits (SQLite runs with `activity`).
+  std::string commit_modes = "activity";
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto next = [&]() -> std::string { return i + 1 < argc ? argv[++i] : ""; };
@@ -501,6 +570,8 @@ int main(int argc, char** argv) {
       s.binary = next();
     else if (a == "--webhooks-sqlite")
       s.webhooks_sqlite = std::atoi(next().c_str());
+    else if (a == "--wal-warmup-mb")
+      s.wal_warmup_mb = std::atoi(next().c_str());
     else if (a == "--webhooks-postgres")
       s.webhooks_postgres = std::atoi(next().c_str());
     else if (a == "--webhook-connections")
@@ -518,21 +589,23 @@ int main(int argc, char** argv) {
     else if (a == "--perf-dir")
       s.perf_dir = next();
     else if (a == "--commit") {
-      std::string mode = next();
-      if (mode != "activity" && mode != "end") {
-        std::cerr << "trellis_http_bench: --commit takes activity or end, not '" << mode << "'\n";
+      commit_modes = next();
+      if (commit_modes != "activity" && commit_modes != "end" && commit_modes != "both") {
+        std::cerr << "trellis_http_bench: --commit takes activity, end or both, not '" << commit_modes
+                  << "'\n";
         return 2;
       }
-      s.commit_each = mode == "activity";
+      s.commit_each = commit_modes != "end";
     } else if (a == "--only") {
       std::string which = next();
       sqlite = which == "sqlite";
       postgres = which == "postgres";
     } else {
-      std::cerr << "usage: trellis_http_bench [--include FILE] [--trellis PATH] [--webhooks-sqlite N] "
-                   "[--webhooks-postgres N] [--webhook-connections N] [--execute-connections N] "
-                   "[--execute-seconds N] [--open-loop-seconds N] [--starts N] [--set key=value]... "
-                   "[--perf-dir DIR] [--commit activity|end] [--only sqlite|postgres]\n";
+      std::cerr
+          << "usage: trellis_http_bench [--include FILE] [--trellis PATH] [--webhooks-sqlite N] "
+             "[--webhooks-postgres N] [--webhook-connections N] [--execute-connections N] "
+             "[--execute-seconds N] [--open-loop-seconds N] [--starts N] [--set key=value]... "
+             "[--perf-dir DIR] [--commit activity|end|both] [--wal-warmup-mb N] [--only sqlite|postgres]\n";
       return 2;
     }
   }
@@ -572,15 +645,27 @@ int main(int argc, char** argv) {
   } else if (!SplitUrl(url, &prefix, &user)) {
     out["http_errors"].push_back("postgres: cannot read TRELLIS_TEST_POSTGRES_URL");
   } else {
-    std::string db = "trellis_http_bench_" + std::to_string(rd() % 1000000);
-    std::string error = PgExec(admin, "CREATE DATABASE " + db + " OWNER \"" + user + "\"");
-    if (!error.empty()) {
-      out["http_errors"].push_back("postgres: CREATE DATABASE: " + error);
-    } else {
-      // Flush timing for the report (the cluster is the throwaway one of scripts/with-postgres).
-      PgExec(admin, "ALTER SYSTEM SET track_wal_io_timing = on");
-      PgExec(admin, "SELECT pg_reload_conf()");
-      details["postgres"] = RunStore(s, "postgres", prefix + db, dir, s.webhooks_postgres, admin, &out);
+    // Flush timing for the report (the cluster is the throwaway one of scripts/with-postgres).
+    PgExec(admin, "ALTER SYSTEM SET track_wal_io_timing = on");
+    PgExec(admin, "SELECT pg_reload_conf()");
+    std::string error;
+    int ready = s.wal_warmup_mb > 0 ? PgPrepareWal(admin, s.wal_warmup_mb, &error) : 0;
+    if (ready < 0) out["http_errors"].push_back("postgres: preparing WAL: " + error);
+    details["postgres_wal_segments_ready"] = ready;
+    // Each run on a database of its own.
+    std::vector<std::pair<std::string, bool>> runs;  // name, commit_each
+    runs.emplace_back("postgres", commit_modes != "end");
+    if (commit_modes == "both") runs.emplace_back("postgres_default_commits", false);
+    for (const auto& [name, commit_each] : runs) {
+      std::string db = "trellis_http_bench_" + std::to_string(rd() % 1000000);
+      if (error = PgExec(admin, "CREATE DATABASE " + db + " OWNER \"" + user + "\""); !error.empty()) {
+        out["http_errors"].push_back(name + ": CREATE DATABASE: " + error);
+        continue;
+      }
+      Settings run = s;
+      run.commit_each = commit_each;
+      details[name] = RunStore(run, name, prefix + db, dir, s.webhooks_postgres, admin, &out);
+      details[name]["commit"] = commit_each ? "activity" : "end";
       PgExec(admin, "DROP DATABASE " + db + " WITH (FORCE)");
     }
   }

@@ -151,15 +151,21 @@ struct Conn {
   int fd = -1;
   bool busy = false;
   int64_t start_ns = 0;  // scheduled (open loop) or actual (closed loop) send time
+  int64_t sent_ns = 0;   // actual send time
   size_t out_off = 0;    // bytes of the request written
   std::string in;
 };
+
+// Open loop: requests slower than this are listed one by one (at most kMaxSlow per thread).
+constexpr int64_t kSlowNs = 5000000;
+constexpr size_t kMaxSlow = 500;
 
 struct ThreadStats {
   int64_t sent = 0, completed = 0, non_2xx = 0, transport_errors = 0, reconnects = 0, late_sends = 0;
   std::map<int, int64_t> statuses;
   std::string first_error;
   std::vector<int64_t> latencies;
+  std::vector<SlowRequest> slow;
   int64_t first_send_ns = 0, last_answer_ns = 0;
 };
 
@@ -323,6 +329,7 @@ class LoadThread {
     Conn& c = conns_[i];
     c.busy = true;
     c.start_ns = start_ns;
+    c.sent_ns = NowNs();
     c.out_off = 0;
     c.in.clear();
     in_flight_++;
@@ -392,7 +399,13 @@ class LoadThread {
       stats_.non_2xx++;
       Note("HTTP " + std::to_string(r.status) + ": " + r.body.substr(0, 300));
     }
-    if (c.start_ns >= warm_ns_) stats_.latencies.push_back(now - c.start_ns);
+    if (c.start_ns >= warm_ns_) {
+      stats_.latencies.push_back(now - c.start_ns);
+      if (rate_ > 0 && now - c.start_ns > kSlowNs && stats_.slow.size() < kMaxSlow)
+        stats_.slow.push_back({.at_ms = static_cast<double>(c.start_ns - t0_) / 1e6,
+                               .latency_ms = static_cast<double>(now - c.start_ns) / 1e6,
+                               .send_delay_ms = static_cast<double>(c.sent_ns - c.start_ns) / 1e6});
+    }
     if (r.close) return Reopen(i, false);
     c.in.erase(0, r.size);
     idle_.push_back(i);
@@ -466,6 +479,10 @@ LoadResult RunLoad(const LoadOptions& options, const HttpTarget& target) {
   for (auto& th : pool) th.join();
 
   LoadResult r;
+  r.start_unix_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                        std::chrono::system_clock::now().time_since_epoch())
+                        .count() -
+                    (NowNs() - t0) / 1000000;
   std::vector<int64_t> all;
   int64_t first = INT64_MAX, last = 0;
   for (auto& s : stats) {
@@ -478,6 +495,7 @@ LoadResult RunLoad(const LoadOptions& options, const HttpTarget& target) {
     for (const auto& [code, n] : s.statuses) r.statuses[code] += n;
     if (r.first_error.empty()) r.first_error = s.first_error;
     all.insert(all.end(), s.latencies.begin(), s.latencies.end());
+    r.slow.insert(r.slow.end(), s.slow.begin(), s.slow.end());
     if (s.first_send_ns != 0) first = std::min(first, s.first_send_ns);
     last = std::max(last, s.last_answer_ns);
   }
@@ -485,6 +503,8 @@ LoadResult RunLoad(const LoadOptions& options, const HttpTarget& target) {
   int64_t warm = t0 + options.warmup.count() * 1000000;
   if (last > warm) r.recorded_seconds = static_cast<double>(last - std::max(warm, first)) / 1e9;
   r.latency = Summarise(std::move(all));
+  std::sort(r.slow.begin(), r.slow.end(),
+            [](const SlowRequest& a, const SlowRequest& b) { return a.at_ms < b.at_ms; });
   if (r.recorded_seconds > 0) r.requests_per_sec = static_cast<double>(r.latency.count) / r.recorded_seconds;
   return r;
 }

@@ -51,6 +51,13 @@ struct LatencySummary {
   std::vector<std::pair<std::string, int64_t>> histogram;
 };
 
+// A recorded request that took more than 5 ms.
+struct SlowRequest {
+  double at_ms = 0;          // its start (scheduled send time in open loop) after the run began
+  double latency_ms = 0;     // start to answer
+  double send_delay_ms = 0;  // start to the actual send (the generator's own lateness)
+};
+
 struct LoadResult {
   int64_t sent = 0;
   int64_t completed = 0;         // answers received
@@ -64,6 +71,8 @@ struct LoadResult {
   double recorded_seconds = 0;  // the part after the warm-up
   double requests_per_sec = 0;  // recorded answers / recorded_seconds
   LatencySummary latency;
+  std::vector<SlowRequest> slow;  // by start time
+  int64_t start_unix_ms = 0;      // wall-clock time of the run's start (to line up with other logs)
 };
 
 // Runs the load; blocks until done.

@@ -14,11 +14,20 @@ DelayedCalls::~DelayedCalls() {
 }
 
 void DelayedCalls::At(std::chrono::steady_clock::time_point when, std::function<void()> fn) {
+  bool earliest;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    calls_.emplace(when, std::move(fn));
+    auto it = calls_.emplace(when, std::move(fn));  // before begin() is read
+    earliest = it == calls_.begin();
   }
-  cv_.notify_all();
+  // The thread sleeps until the earliest deadline; a later one needs no wake-up (a sync execute
+  // adds one per request, and waking the thread for each cost a context switch).
+  if (earliest) cv_.notify_all();
+}
+
+size_t DelayedCalls::pending() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return calls_.size();
 }
 
 void DelayedCalls::Loop() {

@@ -22,6 +22,7 @@ class DelayedCalls {
   void After(std::chrono::milliseconds delay, std::function<void()> fn) {
     At(std::chrono::steady_clock::now() + delay, std::move(fn));
   }
+  size_t pending();  // calls not yet run
 
  private:
   void Loop();

@@ -69,6 +69,7 @@ void RunAndReply(ApiContext& ctx, const http::Request& req, const std::string& w
         reply((*respond_ptr)(report));
       });
   if (!s.ok()) return ReplyStatus(req, reply, s);
+  if (answered->load()) return;  // finished in its insert: answered already, no timeout to arm
   ctx.delayed->After(timeout, [answered, reply, id] {
     if (!answered->exchange(true)) reply(Accepted(id));
   });
