@@ -135,7 +135,8 @@ Json LoadJson(const LoadResult& r) {
     // lateness in sending], all in ms; the wall-clock start lines them up with server logs.
     Json slow = Json::array();
     for (const SlowRequest& q : r.slow) slow.push_back({q.at_ms, q.latency_ms, q.send_delay_ms});
-    j["slow_requests"] = {{"start_unix_ms", r.start_unix_ms}, {"at_latency_send_delay_ms", slow}};
+    j["slow_requests"] = {
+        {"start_unix_ms", r.start_unix_ms}, {"total", r.slow_total}, {"at_latency_send_delay_ms", slow}};
   }
   if (!r.first_error.empty()) j["first_error"] = r.first_error;
   return j;

@@ -166,6 +166,7 @@ struct ThreadStats {
   std::string first_error;
   std::vector<int64_t> latencies;
   std::vector<SlowRequest> slow;
+  int64_t slow_total = 0;  // listed or not
   int64_t first_send_ns = 0, last_answer_ns = 0;
 };
 
@@ -401,7 +402,7 @@ class LoadThread {
     }
     if (c.start_ns >= warm_ns_) {
       stats_.latencies.push_back(now - c.start_ns);
-      if (rate_ > 0 && now - c.start_ns > kSlowNs && stats_.slow.size() < kMaxSlow)
+      if (rate_ > 0 && now - c.start_ns > kSlowNs && stats_.slow_total++ < static_cast<int64_t>(kMaxSlow))
         stats_.slow.push_back({.at_ms = static_cast<double>(c.start_ns - t0_) / 1e6,
                                .latency_ms = static_cast<double>(now - c.start_ns) / 1e6,
                                .send_delay_ms = static_cast<double>(c.sent_ns - c.start_ns) / 1e6});
@@ -496,6 +497,7 @@ LoadResult RunLoad(const LoadOptions& options, const HttpTarget& target) {
     if (r.first_error.empty()) r.first_error = s.first_error;
     all.insert(all.end(), s.latencies.begin(), s.latencies.end());
     r.slow.insert(r.slow.end(), s.slow.begin(), s.slow.end());
+    r.slow_total += s.slow_total;
     if (s.first_send_ns != 0) first = std::min(first, s.first_send_ns);
     last = std::max(last, s.last_answer_ns);
   }

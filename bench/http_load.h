@@ -71,7 +71,8 @@ struct LoadResult {
   double recorded_seconds = 0;  // the part after the warm-up
   double requests_per_sec = 0;  // recorded answers / recorded_seconds
   LatencySummary latency;
-  std::vector<SlowRequest> slow;  // by start time
+  std::vector<SlowRequest> slow;  // by start time; the first 500 of each generator thread
+  int64_t slow_total = 0;         // all requests over 5 ms, listed or not
   int64_t start_unix_ms = 0;      // wall-clock time of the run's start (to line up with other logs)
 };
 
