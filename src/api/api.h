@@ -22,6 +22,7 @@ class SecretsService;
 namespace trellis::api {
 
 class DelayedCalls;
+class WebhookReceiver;
 
 // Everything the routes use. Pointers are owned by the caller and outlive the router.
 struct ApiContext {
@@ -30,7 +31,8 @@ struct ApiContext {
   const ActivityRegistry* registry = nullptr;
   SecretsService* secrets = nullptr;  // null: no security.encryption_key, secrets are unavailable
   const Clock* clock = nullptr;
-  DelayedCalls* delayed = nullptr;  // timeouts of sync executions and sync webhooks
+  DelayedCalls* delayed = nullptr;      // timeouts of sync executions and sync webhooks
+  WebhookReceiver* webhooks = nullptr;  // batches ReceiveWebhook; null: the store is called directly
   std::string version;
   bool webhook_replay = false;
   std::chrono::milliseconds event_hold{60000};

@@ -7,6 +7,7 @@
 #include "api/dispatcher.h"
 #include "api/health.h"
 #include "api/observe.h"
+#include "api/webhook_receiver.h"
 #include "core/log.h"
 #include "http/server.h"
 #include "runtime/secrets.h"
@@ -28,6 +29,7 @@ struct App::Impl {
   std::unique_ptr<SecretsService> secrets;
   std::unique_ptr<Node> node;
   std::unique_ptr<DelayedCalls> delayed;
+  std::unique_ptr<WebhookReceiver> webhooks;
   ApiContext ctx;
   HealthContext health;
   std::unique_ptr<Authenticator> authenticator;
@@ -106,6 +108,7 @@ Result<std::unique_ptr<App>> App::Create(const config::Config& cfg,
 #endif
   impl->node = std::make_unique<Node>(db, BuiltinActivities(), impl->env.services, impl->env.node);
   impl->delayed = std::make_unique<DelayedCalls>();
+  impl->webhooks = std::make_unique<WebhookReceiver>(db);
   impl->shutdown_timeout = cfg.GetDuration("server.shutdown_timeout");
 
   ApiContext& ctx = impl->ctx;
@@ -115,6 +118,7 @@ Result<std::unique_ptr<App>> App::Create(const config::Config& cfg,
   ctx.secrets = impl->secrets.get();
   ctx.clock = &SystemClock::Instance();
   ctx.delayed = impl->delayed.get();
+  ctx.webhooks = impl->webhooks.get();
   ctx.version = impl->env.node.version;
   ctx.webhook_replay = cfg.GetBool("features.webhook_replay");
   ctx.event_hold = cfg.GetDuration("events.hold");

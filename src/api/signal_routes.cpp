@@ -10,6 +10,7 @@
 #include "api/api.h"
 #include "api/run_support.h"
 #include "api/util.h"
+#include "api/webhook_receiver.h"
 #include "core/duration.h"
 #include "core/log.h"
 #include "core/uuid.h"
@@ -168,10 +169,13 @@ void HandleWebhook(ApiContext& ctx, const Request& req, WebhookCall call, const 
       LogWarn("could not record a webhook delivery", {{"delivery", d.id}, {"error", s.ToString()}});
   };
 
-  // Triggers and waiting bookmarks in one round trip; when a trigger needs a signature, the
-  // bookmarks are resumed only once it is checked.
+  // Triggers and waiting bookmarks in one round trip, shared with concurrent calls; when a trigger
+  // needs a signature, the bookmarks are resumed only once it is checked.
   Json input = call.Input();
-  auto receipt = ctx.store->ReceiveWebhook(call.path, call.method, input, now);
+  auto receipt =
+      ctx.webhooks != nullptr
+          ? ctx.webhooks->Receive({.path = call.path, .method = call.method, .request = &input, .now = now})
+          : ctx.store->ReceiveWebhook(call.path, call.method, input, now);
   if (!receipt.ok()) return ReplyStatus(req, reply, receipt.status());
   std::vector<TriggerRow> matching;
   for (auto& t : receipt->triggers) {

@@ -458,6 +458,17 @@ class Store {
   };
   virtual Result<WebhookReceipt> ReceiveWebhook(const std::string& path, const std::string& method,
                                                 const Json& request, TimePoint now);
+  // ReceiveWebhook for several calls at once, with the outcome of making them one after the other
+  // in this order (a bookmark that two calls match is resumed by the first). One answer per call.
+  // One statement on PostgreSQL, so all succeed or all fail with the same error; this default
+  // makes the calls one by one.
+  struct WebhookArrival {
+    std::string path;
+    std::string method;
+    const Json* request = nullptr;  // not owned; valid for the call
+    TimePoint now;
+  };
+  virtual std::vector<Result<WebhookReceipt>> ReceiveWebhooks(const std::vector<WebhookArrival>& calls);
   // Writes an inbox item (e.g. a cancellation) and makes the instance runnable. NotFound when the
   // instance does not exist; FailedPrecondition when it is Completed or Cancelled, or when a kRetry
   // targets an instance that is not Faulted. (A Faulted instance accepts kCancel and kRetry.)

@@ -20,6 +20,13 @@ Result<Store::WebhookReceipt> Store::ReceiveWebhook(const std::string& path, con
   return out;
 }
 
+std::vector<Result<Store::WebhookReceipt>> Store::ReceiveWebhooks(const std::vector<WebhookArrival>& calls) {
+  std::vector<Result<WebhookReceipt>> out;
+  out.reserve(calls.size());
+  for (const auto& c : calls) out.push_back(ReceiveWebhook(c.path, c.method, *c.request, c.now));
+  return out;
+}
+
 const char* InboxKindName(InboxKind k) {
   switch (k) {
     case InboxKind::kEvent: return "event";

@@ -562,6 +562,70 @@ Result<Store::WebhookReceipt> PostgresStore::ReceiveWebhook(const std::string& p
   return out;
 }
 
+// ReceiveWebhook's statement for many calls ($1 paths, $2 methods, $3 payloads, $4 times; `ord` is
+// a call's place, from 1). Each bookmark goes to the first call that matches it and is not held
+// back by a signature (DISTINCT ON ... ORDER BY ord), as if the calls had been made in turn. One
+// row per call and trigger (trigger columns NULL for a call without any), in call order.
+constexpr const char* kReceiveWebhooksSql =
+    "WITH r AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[]) WITH ORDINALITY "
+    "AS r(path, method, payload, at, ord)), "
+    "t AS (SELECT r.ord, tr.workflow_id, tr.version, tr.type, tr.key, tr.method, tr.config FROM r JOIN "
+    "triggers tr ON tr.type = 'Webhook' AND tr.key = r.path), "
+    "g AS (SELECT r.ord, EXISTS (SELECT 1 FROM t WHERE t.ord = r.ord AND (t.method = '' OR t.method = "
+    "r.method) AND (t.config::jsonb -> 'secret') IS NOT NULL AND (t.config::jsonb -> 'secret') NOT IN "
+    "('null'::jsonb, '\"\"'::jsonb)) AS guarded FROM r), "
+    "c AS (SELECT DISTINCT ON (b.instance_id, b.id) b.instance_id, b.id, r.ord, r.payload, r.at FROM "
+    "bookmarks b JOIN r ON b.kind = 'Webhook' AND b.key = r.path AND (b.method = '' OR upper(b.method) = "
+    "upper(r.method)) JOIN g ON g.ord = r.ord AND NOT g.guarded ORDER BY b.instance_id, b.id, r.ord), "
+    "m AS (DELETE FROM bookmarks b USING c WHERE b.instance_id = c.instance_id AND b.id = c.id "
+    "RETURNING b.instance_id, b.id), "
+    "mc AS (SELECT c.* FROM c JOIN m ON m.instance_id = c.instance_id AND m.id = c.id), "
+    "i AS (INSERT INTO inbox (instance_id, kind, bookmark_id, payload, created_at) "
+    "SELECT instance_id, 'webhook', id, payload, at FROM mc ORDER BY instance_id, id), "
+    "u AS (UPDATE workflow_instances SET inbox_seq = inbox_seq + 1, runnable = true "
+    "WHERE id IN (SELECT instance_id FROM m)), "
+    "n AS (SELECT pg_notify('trellis_work', '') WHERE EXISTS (SELECT 1 FROM m)) "
+    "SELECT r.ord, (SELECT count(*) FROM mc WHERE mc.ord = r.ord), g.guarded, (SELECT count(*) FROM n), "
+    "t.workflow_id, t.version, t.type, t.key, t.method, t.config FROM r JOIN g ON g.ord = r.ord "
+    "LEFT JOIN t ON t.ord = r.ord ORDER BY r.ord, t.workflow_id, t.version";
+
+std::vector<Result<Store::WebhookReceipt>> PostgresStore::ReceiveWebhooks(
+    const std::vector<WebhookArrival>& calls) {
+  if (calls.size() == 1) {
+    const auto& c = calls.front();
+    return {ReceiveWebhook(c.path, c.method, *c.request, c.now)};
+  }
+  pg::ArrayLiteral paths, methods, payloads, times;
+  for (const auto& c : calls) {
+    paths.Add(c.path);
+    methods.Add(c.method);
+    payloads.Add(pg::JsonText(*c.request));
+    times.Add(ToMillis(c.now));
+  }
+  pg::Params p;
+  p.Add(paths.Take()).Add(methods.Take()).Add(payloads.Take()).Add(times.Take());
+  std::vector<WebhookReceipt> receipts;
+  Status s = Run(Mode::kWrite, [&](pg::Connection& c) -> Status {
+    auto r = c.Exec(kReceiveWebhooksSql, p);
+    if (!r.ok()) return r.status();
+    receipts.assign(calls.size(), WebhookReceipt{});
+    for (int i = 0; i < r->size(); ++i) {
+      int64_t ord = r->Int(i, 0);
+      if (ord < 1 || ord > static_cast<int64_t>(calls.size())) return Internal("webhook receipt for no call");
+      WebhookReceipt& out = receipts[static_cast<size_t>(ord - 1)];
+      out.delivery.resumed = static_cast<int>(r->Int(i, 1));
+      out.delivered = !r->Bool(i, 2);
+      if (!r->IsNull(i, 4)) out.triggers.push_back(TriggerFromRow(*r, i, 4));
+    }
+    return Status::Ok();
+  });
+  std::vector<Result<WebhookReceipt>> out;
+  out.reserve(calls.size());
+  for (auto& receipt : receipts) out.emplace_back(std::move(receipt));
+  if (!s.ok()) out.assign(calls.size(), Result<WebhookReceipt>(s));
+  return out;
+}
+
 Status PostgresStore::Deliver(const InboxDelivery& d, TimePoint now) {
   pg::ArrayLiteral id, kind, bookmark, payload;
   id.Add(d.instance_id), kind.Add(InboxKindName(d.kind)), bookmark.Add(d.bookmark_id);

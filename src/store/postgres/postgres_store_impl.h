@@ -93,6 +93,7 @@ class PostgresStore final : public Store {
                                         const Json& request, TimePoint now) override;
   Result<WebhookReceipt> ReceiveWebhook(const std::string& path, const std::string& method,
                                         const Json& request, TimePoint now) override;
+  std::vector<Result<WebhookReceipt>> ReceiveWebhooks(const std::vector<WebhookArrival>& calls) override;
   Status Deliver(const InboxDelivery& delivery, TimePoint now) override;
 
   Result<int64_t> FireDueSchedules(TimePoint now, size_t limit,

@@ -1,5 +1,8 @@
 // Conformance: migrations, readiness and definitions (versions, drafts, publishing, schedules,
 // triggers, listing). The suite is instantiated once for every provider here.
+#include <map>
+#include <tuple>
+
 #include "store/migrations.h"
 #include "unit/store/store_fixture.h"
 
@@ -292,6 +295,76 @@ TEST_P(StoreConformanceTest, ReceiveWebhookFindsTriggersAndResumesUnlessASignatu
   EXPECT_TRUE(nothing->triggers.empty());
   EXPECT_TRUE(nothing->delivered);
   EXPECT_EQ(nothing->delivery.resumed, 0);
+}
+
+// Concurrent webhook calls in one statement: each answered as if the calls had been made in turn.
+TEST_P(StoreConformanceTest, ReceiveWebhooksAnswersEachCallAsIfMadeInTurn) {
+  ASSERT_TRUE(store_->InsertDefinition(Def("open", 1)).ok());
+  ASSERT_TRUE(store_->InsertDefinition(Def("signed", 1)).ok());
+  ASSERT_TRUE(store_
+                  ->PublishDefinition(
+                      "open", 1, {},
+                      {TriggerRow{.workflow_id = "open", .version = 1, .type = "Webhook", .key = "plain"}},
+                      At(0))
+                  .ok());
+  ASSERT_TRUE(store_
+                  ->PublishDefinition("signed", 1, {},
+                                      {TriggerRow{.workflow_id = "signed",
+                                                  .version = 1,
+                                                  .type = "Webhook",
+                                                  .key = "guarded",
+                                                  .method = "POST",
+                                                  .config = Json{{"secret", "hook-key"}}}},
+                                      At(0))
+                  .ok());
+  // path -> (instance, bookmark method)
+  const std::vector<std::tuple<std::string, std::string, std::string>> waiting = {
+      {"plain", "waits-plain", ""},
+      {"guarded", "waits-guarded", ""},
+      {"bare", "waits-bare", ""},
+      {"bare", "waits-bare-post", "POST"}};
+  for (const auto& [path, id, method] : waiting) {
+    Create({Instance(id)});
+    InstanceCommit c = CommitFor(ClaimOne(id, At(1)), At(1));
+    c.bookmarks = std::vector<BookmarkRow>{BookmarkRow{
+        .id = "hook", .kind = BookmarkKind::kWebhook, .activity_id = "hook", .key = path, .method = method}};
+    ASSERT_EQ(CommitAll({c}), std::vector<CommitOutcome>{CommitOutcome::kCommitted});
+  }
+  std::vector<Json> payloads;
+  for (int i = 0; i < 6; ++i) payloads.push_back(Json{{"call", i}});
+  std::vector<Store::WebhookArrival> calls = {
+      {.path = "plain", .method = "POST", .request = &payloads[0], .now = At(2)},
+      {.path = "plain", .method = "POST", .request = &payloads[1], .now = At(2)},  // taken by call 0
+      {.path = "guarded", .method = "POST", .request = &payloads[2], .now = At(2)},
+      {.path = "bare", .method = "GET", .request = &payloads[3], .now = At(2)},   // the any-method one
+      {.path = "bare", .method = "POST", .request = &payloads[4], .now = At(2)},  // the POST one is left
+      {.path = "nobody", .method = "POST", .request = &payloads[5], .now = At(2)}};
+  auto got = store_->ReceiveWebhooks(calls);
+  ASSERT_EQ(got.size(), calls.size());
+  for (const auto& r : got) ASSERT_TRUE(r.ok()) << r.status().ToString();
+  std::vector<int> resumed;
+  std::vector<bool> delivered;
+  std::vector<size_t> triggers;
+  for (const auto& r : got) {
+    resumed.push_back(r->delivery.resumed);
+    delivered.push_back(r->delivered);
+    triggers.push_back(r->triggers.size());
+  }
+  EXPECT_EQ(resumed, (std::vector<int>{1, 0, 0, 1, 1, 0}));
+  EXPECT_EQ(delivered, (std::vector<bool>{true, true, false, true, true, true}));
+  EXPECT_EQ(triggers, (std::vector<size_t>{1, 1, 1, 0, 0, 0}));
+  EXPECT_EQ(got[0]->triggers[0].workflow_id, "open");
+  EXPECT_EQ(got[2]->triggers[0].config, (Json{{"secret", "hook-key"}}));
+  EXPECT_FALSE(Get("waits-guarded").runnable);  // its caller checks the signature first
+  // Each resumed instance got the payload of the call that took its bookmark.
+  std::map<std::string, std::vector<Json>> inboxes;
+  for (const auto& claimed : ClaimAll(At(3))) {
+    for (const auto& item : claimed.inbox) inboxes[claimed.record.id].push_back(item.payload);
+  }
+  EXPECT_EQ(inboxes, (std::map<std::string, std::vector<Json>>{{"waits-plain", {payloads[0]}},
+                                                               {"waits-bare", {payloads[3]}},
+                                                               {"waits-bare-post", {payloads[4]}}}));
+  EXPECT_TRUE(store_->ReceiveWebhooks({}).empty());
 }
 
 TEST_P(StoreConformanceTest, ListDefinitionsOnePerIdWithSearchAndPagination) {
