@@ -31,10 +31,12 @@ Result<Store::WebhookReceipt> WebhookReceiver::Receive(Store::WebhookArrival cal
       results = receive_(calls);
     } catch (const std::exception& e) {
       results.clear();
-      results.resize(batch.size(), Result<Store::WebhookReceipt>(Internal(std::string("webhook receipt: ") + e.what())));
+      results.resize(batch.size(),
+                     Result<Store::WebhookReceipt>(Internal(std::string("webhook receipt: ") + e.what())));
     }
     if (results.size() != batch.size())
-      results.assign(batch.size(), Result<Store::WebhookReceipt>(Internal("webhook receipt: one answer per call expected")));
+      results.assign(batch.size(), Result<Store::WebhookReceipt>(
+                                       Internal("webhook receipt: one answer per call expected")));
     lock.lock();
     for (size_t i = 0; i < batch.size(); ++i) batch[i]->result = std::move(results[i]);
     counts_.statements++;

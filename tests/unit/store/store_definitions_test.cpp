@@ -1,7 +1,6 @@
 // Conformance: migrations, readiness and definitions (versions, drafts, publishing, schedules,
 // triggers, listing). The suite is instantiated once for every provider here.
 #include <map>
-#include <tuple>
 
 #include "store/migrations.h"
 #include "unit/store/store_fixture.h"
@@ -221,39 +220,51 @@ TEST_P(StoreConformanceTest, TriggersAreFoundByTypeAndKeyAndReplacedOnPublish) {
   EXPECT_EQ(store_->FindTriggers("Event", "order.paid")->size(), 1u);
 }
 
-// A webhook call's first step: triggers and bookmarks at once, unless a matching trigger needs a
-// signature, which must be checked before anything is resumed.
-TEST_P(StoreConformanceTest, ReceiveWebhookFindsTriggersAndResumesUnlessASignatureIsNeeded) {
-  ASSERT_TRUE(store_->InsertDefinition(Def("open", 1)).ok());
-  ASSERT_TRUE(store_->InsertDefinition(Def("signed", 1)).ok());
-  ASSERT_TRUE(store_
-                  ->PublishDefinition("open", 1, {},
-                                      {TriggerRow{.workflow_id = "open",
-                                                  .version = 1,
-                                                  .type = "Webhook",
-                                                  .key = "plain",
-                                                  .config = Json{{"secret", ""}}}},
-                                      At(0))
-                  .ok());
-  ASSERT_TRUE(store_
-                  ->PublishDefinition("signed", 1, {},
-                                      {TriggerRow{.workflow_id = "signed",
-                                                  .version = 1,
-                                                  .type = "Webhook",
-                                                  .key = "guarded",
-                                                  .method = "POST",
-                                                  .config = Json{{"secret", "hook-key"}}}},
-                                      At(0))
-                  .ok());
-  // One instance waits on each path.
-  for (const char* path : {"plain", "guarded", "bare"}) {
-    std::string id = std::string("waits-") + path;
+// Webhook triggers on "plain" (open: an empty secret needs no signature) and "guarded" (signed,
+// POST only), and instances waiting on webhook bookmarks.
+class WebhookReceiptTest : public StoreConformanceTest {
+ protected:
+  void PublishTriggers() {
+    ASSERT_TRUE(store_->InsertDefinition(Def("open", 1)).ok());
+    ASSERT_TRUE(store_->InsertDefinition(Def("signed", 1)).ok());
+    ASSERT_TRUE(store_
+                    ->PublishDefinition("open", 1, {},
+                                        {TriggerRow{.workflow_id = "open",
+                                                    .version = 1,
+                                                    .type = "Webhook",
+                                                    .key = "plain",
+                                                    .config = Json{{"secret", ""}}}},
+                                        At(0))
+                    .ok());
+    ASSERT_TRUE(store_
+                    ->PublishDefinition("signed", 1, {},
+                                        {TriggerRow{.workflow_id = "signed",
+                                                    .version = 1,
+                                                    .type = "Webhook",
+                                                    .key = "guarded",
+                                                    .method = "POST",
+                                                    .config = Json{{"secret", "hook-key"}}}},
+                                        At(0))
+                    .ok());
+  }
+  // Instance `id` waits on a webhook bookmark for `path` (and `method`, when not empty).
+  void Wait(const std::string& id, const std::string& path, const std::string& method = "") {
     Create({Instance(id)});
     InstanceCommit c = CommitFor(ClaimOne(id, At(1)), At(1));
-    c.bookmarks = std::vector<BookmarkRow>{
-        BookmarkRow{.id = "hook", .kind = BookmarkKind::kWebhook, .activity_id = "hook", .key = path}};
+    c.bookmarks = std::vector<BookmarkRow>{BookmarkRow{
+        .id = "hook", .kind = BookmarkKind::kWebhook, .activity_id = "hook", .key = path, .method = method}};
     ASSERT_EQ(CommitAll({c}), std::vector<CommitOutcome>{CommitOutcome::kCommitted});
   }
+};
+INSTANTIATE_TEST_SUITE_P(Providers, WebhookReceiptTest, ::testing::Values("sqlite", "postgres"),
+                         [](const ::testing::TestParamInfo<std::string>& info) { return info.param; });
+
+// A webhook call's first step: triggers and bookmarks at once, unless a matching trigger needs a
+// signature, which must be checked before anything is resumed.
+TEST_P(WebhookReceiptTest, ReceiveWebhookFindsTriggersAndResumesUnlessASignatureIsNeeded) {
+  PublishTriggers();
+  // One instance waits on each path.
+  for (const char* path : {"plain", "guarded", "bare"}) Wait(std::string("waits-") + path, path);
   Json request = {{"body", "hi"}};
 
   auto plain = store_->ReceiveWebhook("plain", "POST", request, At(2));
@@ -298,38 +309,12 @@ TEST_P(StoreConformanceTest, ReceiveWebhookFindsTriggersAndResumesUnlessASignatu
 }
 
 // Concurrent webhook calls in one statement: each answered as if the calls had been made in turn.
-TEST_P(StoreConformanceTest, ReceiveWebhooksAnswersEachCallAsIfMadeInTurn) {
-  ASSERT_TRUE(store_->InsertDefinition(Def("open", 1)).ok());
-  ASSERT_TRUE(store_->InsertDefinition(Def("signed", 1)).ok());
-  ASSERT_TRUE(store_
-                  ->PublishDefinition(
-                      "open", 1, {},
-                      {TriggerRow{.workflow_id = "open", .version = 1, .type = "Webhook", .key = "plain"}},
-                      At(0))
-                  .ok());
-  ASSERT_TRUE(store_
-                  ->PublishDefinition("signed", 1, {},
-                                      {TriggerRow{.workflow_id = "signed",
-                                                  .version = 1,
-                                                  .type = "Webhook",
-                                                  .key = "guarded",
-                                                  .method = "POST",
-                                                  .config = Json{{"secret", "hook-key"}}}},
-                                      At(0))
-                  .ok());
-  // path -> (instance, bookmark method)
-  const std::vector<std::tuple<std::string, std::string, std::string>> waiting = {
-      {"plain", "waits-plain", ""},
-      {"guarded", "waits-guarded", ""},
-      {"bare", "waits-bare", ""},
-      {"bare", "waits-bare-post", "POST"}};
-  for (const auto& [path, id, method] : waiting) {
-    Create({Instance(id)});
-    InstanceCommit c = CommitFor(ClaimOne(id, At(1)), At(1));
-    c.bookmarks = std::vector<BookmarkRow>{BookmarkRow{
-        .id = "hook", .kind = BookmarkKind::kWebhook, .activity_id = "hook", .key = path, .method = method}};
-    ASSERT_EQ(CommitAll({c}), std::vector<CommitOutcome>{CommitOutcome::kCommitted});
-  }
+TEST_P(WebhookReceiptTest, ReceiveWebhooksAnswersEachCallAsIfMadeInTurn) {
+  PublishTriggers();
+  Wait("waits-plain", "plain");
+  Wait("waits-guarded", "guarded");
+  Wait("waits-bare", "bare");
+  Wait("waits-bare-post", "bare", "POST");
   std::vector<Json> payloads;
   for (int i = 0; i < 6; ++i) payloads.push_back(Json{{"call", i}});
   std::vector<Store::WebhookArrival> calls = {
