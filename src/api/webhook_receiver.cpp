@@ -6,12 +6,14 @@
 namespace trellis::api {
 
 Result<Store::WebhookReceipt> WebhookReceiver::Receive(Store::WebhookArrival call) {
-  Waiter me{.call = std::move(call), .result = std::nullopt};
+  Waiter me{.call = std::move(call)};
   std::unique_lock lock(mu_);
   queue_.push_back(&me);
+  // Woken only when its answer is in, or when a statement slot is free and it is first in line:
+  // waking every waiter for every statement would cost a context switch each.
   while (!me.result) {
     if (in_flight_ >= max_in_flight_) {
-      cv_.wait(lock);
+      me.cv.wait(lock);
       continue;
     }
     // This thread runs the next statement: the oldest queued calls, this one among them unless
@@ -22,12 +24,13 @@ Result<Store::WebhookReceipt> WebhookReceiver::Receive(Store::WebhookArrival cal
       batch.push_back(queue_.front());
       queue_.pop_front();
     }
+    if (!queue_.empty() && in_flight_ < max_in_flight_) queue_.front()->cv.notify_one();
     lock.unlock();
-    std::vector<Store::WebhookArrival> calls;
-    calls.reserve(batch.size());
-    for (Waiter* w : batch) calls.push_back(w->call);
     std::vector<Result<Store::WebhookReceipt>> results;
     try {
+      std::vector<Store::WebhookArrival> calls;
+      calls.reserve(batch.size());
+      for (Waiter* w : batch) calls.push_back(std::move(w->call));
       results = receive_(calls);
     } catch (const std::exception& e) {
       results.clear();
@@ -38,11 +41,14 @@ Result<Store::WebhookReceipt> WebhookReceiver::Receive(Store::WebhookArrival cal
       results.assign(batch.size(), Result<Store::WebhookReceipt>(
                                        Internal("webhook receipt: one answer per call expected")));
     lock.lock();
-    for (size_t i = 0; i < batch.size(); ++i) batch[i]->result = std::move(results[i]);
+    for (size_t i = 0; i < batch.size(); ++i) {
+      batch[i]->result = std::move(results[i]);
+      if (batch[i] != &me) batch[i]->cv.notify_one();
+    }
     counts_.statements++;
     counts_.calls += static_cast<int64_t>(batch.size());
     in_flight_--;
-    cv_.notify_all();
+    if (!queue_.empty()) queue_.front()->cv.notify_one();
   }
   return std::move(*me.result);
 }

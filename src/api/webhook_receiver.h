@@ -44,12 +44,12 @@ class WebhookReceiver {
   struct Waiter {
     Store::WebhookArrival call;
     std::optional<Result<Store::WebhookReceipt>> result;
+    std::condition_variable cv;  // its answer is in, or it may run the next statement
   };
   ReceiveFn receive_;
   const int max_in_flight_;  // statements at once
   const size_t max_batch_;
   std::mutex mu_;
-  std::condition_variable cv_;
   std::deque<Waiter*> queue_;  // not yet in a statement
   int in_flight_ = 0;          // statements running
   Counts counts_;

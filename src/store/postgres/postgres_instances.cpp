@@ -499,19 +499,18 @@ Result<DeliveryResult> PostgresStore::DeliverEvent(const EventSignal& event, std
   return result;
 }
 
-// The CTEs that resume the webhook bookmarks of a path ($1 path, $2 method, $3 payload, $4 now):
-// `m` holds the bookmarks taken (those passing `guard`, an extra condition), each gets an inbox
-// item, its instance is made runnable, and `n` sends the wake-up when any was. Shared by
-// DeliverWebhook and ReceiveWebhook.
-#define TRELLIS_WEBHOOK_RESUME(guard)                                                          \
-  "m AS (DELETE FROM bookmarks WHERE kind = 'Webhook' AND key = $1::text AND (method = '' OR " \
-  "upper(method) = upper($2::text))" guard                                                     \
-  " RETURNING instance_id, id), "                                                              \
-  "i AS (INSERT INTO inbox (instance_id, kind, bookmark_id, payload, created_at) "             \
-  "SELECT instance_id, 'webhook', id, $3::text, $4::bigint FROM m ORDER BY instance_id, id), " \
-  "u AS (UPDATE workflow_instances SET inbox_seq = inbox_seq + 1, runnable = true "            \
-  "WHERE id IN (SELECT instance_id FROM m)), "                                                 \
-  "n AS (SELECT pg_notify('trellis_work', '') WHERE EXISTS (SELECT 1 FROM m))"
+// Resumes the webhook bookmarks of a path ($1 path, $2 method, $3 payload, $4 now): `m` holds the
+// bookmarks taken, each gets an inbox item, its instance is made runnable, and `n` sends the
+// wake-up when any was. kReceiveWebhooksSql does the same for many calls, after a trigger lookup.
+constexpr const char* kDeliverWebhookSql =
+    "WITH m AS (DELETE FROM bookmarks WHERE kind = 'Webhook' AND key = $1::text AND (method = '' OR "
+    "upper(method) = upper($2::text)) RETURNING instance_id, id), "
+    "i AS (INSERT INTO inbox (instance_id, kind, bookmark_id, payload, created_at) "
+    "SELECT instance_id, 'webhook', id, $3::text, $4::bigint FROM m ORDER BY instance_id, id), "
+    "u AS (UPDATE workflow_instances SET inbox_seq = inbox_seq + 1, runnable = true "
+    "WHERE id IN (SELECT instance_id FROM m)), "
+    "n AS (SELECT pg_notify('trellis_work', '') WHERE EXISTS (SELECT 1 FROM m)) "
+    "SELECT (SELECT count(*) FROM m), (SELECT count(*) FROM n)";
 
 Result<DeliveryResult> PostgresStore::DeliverWebhook(const std::string& path, const std::string& method,
                                                      const Json& request, TimePoint now) {
@@ -519,47 +518,14 @@ Result<DeliveryResult> PostgresStore::DeliverWebhook(const std::string& path, co
   // One autocommit statement (atomic on its own), with the wake-up notification inside it: most
   // webhook calls resume nothing, and then this is a single round trip that writes nothing.
   Status s = Run(Mode::kWrite, [&](pg::Connection& c) -> Status {
-    auto r = c.Exec(
-        "WITH " TRELLIS_WEBHOOK_RESUME("") " SELECT (SELECT count(*) FROM m), (SELECT count(*) FROM n)",
-        pg::Params().Add(path).Add(method).Add(pg::JsonText(request)).Add(ToMillis(now)));
+    auto r = c.Exec(kDeliverWebhookSql,
+                    pg::Params().Add(path).Add(method).Add(pg::JsonText(request)).Add(ToMillis(now)));
     if (!r.ok()) return r.status();
     result = DeliveryResult{.resumed = static_cast<int>(r->Int(0, 0))};
     return Status::Ok();
   });
   if (!s.ok()) return s;
   return result;
-}
-
-Result<Store::WebhookReceipt> PostgresStore::ReceiveWebhook(const std::string& path,
-                                                            const std::string& method, const Json& request,
-                                                            TimePoint now) {
-  WebhookReceipt out;
-  // DeliverWebhook's statement, guarded by the trigger lookup in the same statement: nothing is
-  // resumed when a trigger that matches the method needs a signature (TriggerNeedsSignature).
-  // One row per trigger (or one row of NULLs without any), each with the resumed count and guard.
-  Status s = Run(Mode::kWrite, [&](pg::Connection& c) -> Status {
-    auto r = c.Exec(
-        "WITH t AS (SELECT workflow_id, version, type, key, method, config FROM triggers WHERE type = "
-        "'Webhook' AND key = $1::text), "
-        "g AS (SELECT EXISTS (SELECT 1 FROM t WHERE (t.method = '' OR t.method = $2::text) AND "
-        "(t.config::jsonb -> 'secret') IS NOT NULL AND (t.config::jsonb -> 'secret') NOT IN ('null'::jsonb, "
-        "'\"\"'::jsonb)) AS guarded), "
-        TRELLIS_WEBHOOK_RESUME(" AND NOT (SELECT guarded FROM g)") " SELECT (SELECT count(*) FROM m), (SELECT guarded FROM g), (SELECT count(*) FROM n), t.workflow_id, "
-        "t.version, t.type, t.key, t.method, t.config FROM (SELECT 1) AS one LEFT JOIN t ON true "
-        "ORDER BY t.workflow_id, t.version",
-        pg::Params().Add(path).Add(method).Add(pg::JsonText(request)).Add(ToMillis(now)));
-    if (!r.ok()) return r.status();
-    out = WebhookReceipt{};
-    out.delivery.resumed = static_cast<int>(r->Int(0, 0));
-    out.delivered = !r->Bool(0, 1);
-    for (int i = 0; i < r->size(); ++i) {
-      if (r->IsNull(i, 3)) continue;
-      out.triggers.push_back(TriggerFromRow(*r, i, 3));
-    }
-    return Status::Ok();
-  });
-  if (!s.ok()) return s;
-  return out;
 }
 
 // ReceiveWebhook's statement for many calls ($1 paths, $2 methods, $3 payloads, $4 times; `ord` is
@@ -591,10 +557,7 @@ constexpr const char* kReceiveWebhooksSql =
 
 std::vector<Result<Store::WebhookReceipt>> PostgresStore::ReceiveWebhooks(
     const std::vector<WebhookArrival>& calls) {
-  if (calls.size() == 1) {
-    const auto& c = calls.front();
-    return {ReceiveWebhook(c.path, c.method, *c.request, c.now)};
-  }
+  if (calls.empty()) return {};
   pg::ArrayLiteral paths, methods, payloads, times;
   for (const auto& c : calls) {
     paths.Add(c.path);
@@ -624,6 +587,14 @@ std::vector<Result<Store::WebhookReceipt>> PostgresStore::ReceiveWebhooks(
   for (auto& receipt : receipts) out.emplace_back(std::move(receipt));
   if (!s.ok()) out.assign(calls.size(), Result<WebhookReceipt>(s));
   return out;
+}
+
+// A single call is a batch of one: one statement for both, so there is one copy of its logic.
+Result<Store::WebhookReceipt> PostgresStore::ReceiveWebhook(const std::string& path,
+                                                            const std::string& method, const Json& request,
+                                                            TimePoint now) {
+  return std::move(
+      ReceiveWebhooks({{.path = path, .method = method, .request = &request, .now = now}}).front());
 }
 
 Status PostgresStore::Deliver(const InboxDelivery& d, TimePoint now) {

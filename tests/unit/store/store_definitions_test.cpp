@@ -225,27 +225,20 @@ TEST_P(StoreConformanceTest, TriggersAreFoundByTypeAndKeyAndReplacedOnPublish) {
 class WebhookReceiptTest : public StoreConformanceTest {
  protected:
   void PublishTriggers() {
-    ASSERT_TRUE(store_->InsertDefinition(Def("open", 1)).ok());
-    ASSERT_TRUE(store_->InsertDefinition(Def("signed", 1)).ok());
-    ASSERT_TRUE(store_
-                    ->PublishDefinition("open", 1, {},
-                                        {TriggerRow{.workflow_id = "open",
-                                                    .version = 1,
-                                                    .type = "Webhook",
-                                                    .key = "plain",
-                                                    .config = Json{{"secret", ""}}}},
-                                        At(0))
-                    .ok());
-    ASSERT_TRUE(store_
-                    ->PublishDefinition("signed", 1, {},
-                                        {TriggerRow{.workflow_id = "signed",
-                                                    .version = 1,
-                                                    .type = "Webhook",
-                                                    .key = "guarded",
-                                                    .method = "POST",
-                                                    .config = Json{{"secret", "hook-key"}}}},
-                                        At(0))
-                    .ok());
+    for (const TriggerRow& t : {TriggerRow{.workflow_id = "open",
+                               .version = 1,
+                               .type = "Webhook",
+                               .key = "plain",
+                               .config = Json{{"secret", ""}}},
+                                TriggerRow{.workflow_id = "signed",
+                                .version = 1,
+                                .type = "Webhook",
+                                .key = "guarded",
+                                .method = "POST",
+                                .config = Json{{"secret", "hook-key"}}}}) {
+      ASSERT_TRUE(store_->InsertDefinition(Def(t.workflow_id, 1)).ok());
+      ASSERT_TRUE(store_->PublishDefinition(t.workflow_id, 1, {}, {t}, At(0)).ok());
+    }
   }
   // Instance `id` waits on a webhook bookmark for `path` (and `method`, when not empty).
   void Wait(const std::string& id, const std::string& path, const std::string& method = "") {
